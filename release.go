@@ -1,0 +1,51 @@
+package scaling
+
+import "context"
+
+// Release is a Helm release as the operations see it. It does not expose
+// Helm's own types, so a move from Helm v3 to v4 changes one adapter, not
+// every operation.
+type Release struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	Revision  int    `json:"revision"`
+	// Status is Helm's status string: deployed, failed, pending-upgrade, ...
+	Status       string `json:"status"`
+	Chart        string `json:"chart"`
+	ChartVersion string `json:"chartVersion"`
+	// Values are the user-supplied values (`helm get values`).
+	Values map[string]any `json:"values,omitempty"`
+	// Computed are the user values coalesced with the chart's defaults
+	// (`helm get values --all`): what the templates see.
+	Computed map[string]any `json:"computed,omitempty"`
+	// Manifest is the rendered manifest (`helm get manifest`).
+	Manifest string `json:"manifest,omitempty"`
+}
+
+// Pending reports whether the release is in a pending-* status, in which
+// Helm refuses any upgrade.
+func (r *Release) Pending() bool {
+	switch r.Status {
+	case "pending-install", "pending-upgrade", "pending-rollback":
+		return true
+	}
+	return false
+}
+
+// Releases is the seam to Helm. The operations compute the complete set of
+// user values themselves, so implementations never merge values: Render and
+// Upgrade take exactly the values to use (the behaviour of
+// `helm upgrade --reset-values -f all-values.yaml`), which makes the plan
+// independent of Helm's --reuse-values quirks.
+type Releases interface {
+	// Last returns the newest revision of a release, whatever its status,
+	// or a *NotFoundError.
+	Last(ctx context.Context, namespace, name string) (*Release, error)
+	// Render renders revision's chart with values, without touching the
+	// cluster or the release history. The result has no Revision.
+	Render(ctx context.Context, namespace, name string, revision int, values map[string]any) (*Release, error)
+	// Upgrade upgrades the release to a new revision of the chart deployed at
+	// revision, with values as the complete user values. It does not wait for
+	// workloads; Verify does.
+	Upgrade(ctx context.Context, namespace, name string, revision int, values map[string]any) (*Release, error)
+}
