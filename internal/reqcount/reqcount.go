@@ -1,0 +1,190 @@
+// Package reqcount records the Kubernetes API requests that pass through an
+// HTTP transport, counted by verb and resource. Tests use it to prove that a
+// refused or repeated Apply wrote nothing; benchmarks use it to count the
+// requests one plan costs.
+package reqcount
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Request is one recorded API request.
+type Request struct {
+	// Verb is the Kubernetes verb: get, list, watch, create, update, patch,
+	// delete, deletecollection (or the HTTP method for non-resource paths).
+	Verb string
+	// Resource is the resource with its subresource, e.g. "deployments/scale",
+	// "secrets", or the path for non-resource requests ("/version").
+	Resource  string
+	Namespace string
+	Name      string
+}
+
+// Mutating reports whether the request can change state.
+func (r Request) Mutating() bool {
+	switch r.Verb {
+	case "create", "update", "patch", "delete", "deletecollection":
+		return true
+	}
+	return false
+}
+
+func (r Request) String() string {
+	s := r.Verb + " " + r.Resource
+	if r.Namespace != "" {
+		s += " ns=" + r.Namespace
+	}
+	if r.Name != "" {
+		s += " name=" + r.Name
+	}
+	return s
+}
+
+// Recorder counts requests. The zero value is ready to use and safe for
+// concurrent use.
+type Recorder struct {
+	mu   sync.Mutex
+	reqs []Request
+}
+
+// Wrap returns rt wrapped so that every request is recorded before it is
+// sent. Its signature fits rest.Config.Wrap and scaling.ConnectOptions.
+func (r *Recorder) Wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripper{rec: r, next: rt}
+}
+
+type roundTripper struct {
+	rec  *Recorder
+	next http.RoundTripper
+}
+
+func (t roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.rec.record(Parse(req))
+	return t.next.RoundTrip(req)
+}
+
+func (r *Recorder) record(q Request) {
+	r.mu.Lock()
+	r.reqs = append(r.reqs, q)
+	r.mu.Unlock()
+}
+
+// Requests returns a copy of everything recorded since the last Reset.
+func (r *Recorder) Requests() []Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Request(nil), r.reqs...)
+}
+
+// Reset forgets everything recorded.
+func (r *Recorder) Reset() {
+	r.mu.Lock()
+	r.reqs = nil
+	r.mu.Unlock()
+}
+
+// Mutating returns the recorded requests that can change state.
+func (r *Recorder) Mutating() []Request {
+	var out []Request
+	for _, q := range r.Requests() {
+		if q.Mutating() {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// Counts returns the number of requests per "verb resource", e.g.
+// "list pods": 1.
+func (r *Recorder) Counts() map[string]int {
+	out := map[string]int{}
+	for _, q := range r.Requests() {
+		out[q.Verb+" "+q.Resource]++
+	}
+	return out
+}
+
+// Total returns the number of requests recorded.
+func (r *Recorder) Total() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.reqs)
+}
+
+// Summary renders Counts sorted by key, one "verb resource: n" per line.
+func (r *Recorder) Summary() string {
+	counts := r.Counts()
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s: %d\n", k, counts[k])
+	}
+	return b.String()
+}
+
+// Parse maps an HTTP request to the Kubernetes verb and resource it
+// addresses, following the API server's URL layout:
+// /api/v1/[namespaces/NS/]RESOURCE[/NAME[/SUB]] and
+// /apis/GROUP/VERSION/[namespaces/NS/]RESOURCE[/NAME[/SUB]].
+func Parse(req *http.Request) Request {
+	parts := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
+	var rest []string
+	switch {
+	case len(parts) >= 2 && parts[0] == "api":
+		rest = parts[2:]
+	case len(parts) >= 3 && parts[0] == "apis":
+		rest = parts[3:]
+	default:
+		return Request{Verb: strings.ToLower(req.Method), Resource: req.URL.Path}
+	}
+	var q Request
+	if len(rest) >= 2 && rest[0] == "namespaces" && len(rest) > 2 {
+		q.Namespace = rest[1]
+		rest = rest[2:]
+	}
+	if len(rest) == 0 {
+		return Request{Verb: strings.ToLower(req.Method), Resource: req.URL.Path}
+	}
+	q.Resource = rest[0]
+	if len(rest) >= 2 {
+		q.Name = rest[1]
+	}
+	if len(rest) >= 3 {
+		q.Resource += "/" + strings.Join(rest[2:], "/")
+	}
+	named := q.Name != ""
+	switch req.Method {
+	case http.MethodGet, http.MethodHead:
+		switch {
+		case req.URL.Query().Get("watch") == "true" || req.URL.Query().Get("watch") == "1":
+			q.Verb = "watch"
+		case named:
+			q.Verb = "get"
+		default:
+			q.Verb = "list"
+		}
+	case http.MethodPost:
+		q.Verb = "create"
+	case http.MethodPut:
+		q.Verb = "update"
+	case http.MethodPatch:
+		q.Verb = "patch"
+	case http.MethodDelete:
+		if named {
+			q.Verb = "delete"
+		} else {
+			q.Verb = "deletecollection"
+		}
+	default:
+		q.Verb = strings.ToLower(req.Method)
+	}
+	return q
+}
