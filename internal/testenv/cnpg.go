@@ -1,0 +1,69 @@
+package testenv
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+)
+
+// CNPGModule is the CloudNativePG release whose CRDs the environment
+// installs. They are read from the module (downloaded through the Go module
+// proxy), never copied into this repository.
+const CNPGModule = "github.com/cloudnative-pg/cloudnative-pg@v1.30.0"
+
+func (e *Env) installCNPG(ctx context.Context) error {
+	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", CNPGModule)
+	cmd.Dir = RepoRoot()
+	cmd.Env = append(cmd.Environ(), "GOFLAGS=-mod=mod")
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("downloading %s: %w", CNPGModule, err)
+	}
+	var mod struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
+		return fmt.Errorf("downloading %s: %s %v", CNPGModule, mod.Error, err)
+	}
+	kubectl := filepath.Join(e.BinDir, "kubectl")
+	for _, crd := range []string{"clusters", "poolers"} {
+		file := filepath.Join(mod.Dir, "config", "crd", "bases", "postgresql.cnpg.io_"+crd+".yaml")
+		apply := exec.CommandContext(ctx, kubectl, "--kubeconfig", e.Kubeconfig, "apply", "--server-side", "-f", file)
+		if out, err := apply.CombinedOutput(); err != nil {
+			return fmt.Errorf("installing CRD %s: %w\n%s", crd, err, out)
+		}
+	}
+	// `kubectl wait` fails outright when it reads the CRD before its status
+	// has any condition, so wait on the condition here.
+	dyn, err := dynamic.NewForConfig(e.Config)
+	if err != nil {
+		return err
+	}
+	gvr := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	for _, crd := range []string{"clusters", "poolers"} {
+		name := crd + ".postgresql.cnpg.io"
+		err := waitFor(ctx, nil, "CRD "+name+" Established", func() bool {
+			obj, err := dyn.Resource(gvr).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false
+			}
+			conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+			for _, c := range conds {
+				m, _ := c.(map[string]any)
+				if m["type"] == "Established" && m["status"] == "True" {
+					return true
+				}
+			}
+			return false
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,482 @@
+// Package testenv starts the real environment the end-to-end tests and the
+// demo run against: a Kubernetes control plane on loopback (etcd,
+// kube-apiserver, kube-controller-manager, kube-scheduler, built from their
+// Go modules by build/build.sh and cached), KWOK playing the kubelets of
+// fake nodes, a tiny volume provisioner, and optionally the CloudNativePG
+// CRDs. In-process NATS clusters are in the natstest sub-package.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// NodeSpec describes a KWOK node. Zero CPU, Memory and Pods mean "8",
+// "32Gi" and 110.
+type NodeSpec struct {
+	Name        string
+	CPU, Memory string
+	Pods        int
+	Labels      map[string]string
+}
+
+// Options configure Start. The zero value starts three nodes.
+type Options struct {
+	// Nodes to create; default kwok-node-0..2.
+	Nodes []NodeSpec
+	// LogDir receives <component>.log; default a folder inside the
+	// environment's temporary directory (removed by Stop).
+	LogDir string
+	// CNPG installs the CloudNativePG Cluster and Pooler CRDs.
+	CNPG bool
+}
+
+// Env is a running environment.
+type Env struct {
+	// Kubeconfig is the path of an admin kubeconfig.
+	Kubeconfig string
+	// Config is the admin REST config; use RESTConfig for a private copy.
+	Config *rest.Config
+	Client kubernetes.Interface
+	// BinDir holds the control-plane binaries.
+	BinDir string
+	// Timings records how long each start phase took.
+	Timings []Timing
+
+	dir, logDir string
+	procs       []*process
+	stopProv    context.CancelFunc
+	stopOnce    sync.Once
+}
+
+// Timing is one measured phase of Start.
+type Timing struct {
+	Phase    string
+	Duration time.Duration
+}
+
+func (e *Env) timed(phase string, start time.Time) {
+	e.Timings = append(e.Timings, Timing{Phase: phase, Duration: time.Since(start)})
+}
+
+// RepoRoot is the repository's root folder, found from this source file.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// ChartPath is the folder of a chart under examples/charts.
+func ChartPath(name string) string {
+	return filepath.Join(RepoRoot(), "examples", "charts", name)
+}
+
+// Binaries builds the control plane if it is not cached yet and returns the
+// folder holding it.
+func Binaries(ctx context.Context) (string, error) {
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(RepoRoot(), "internal", "testenv", "build", "build.sh"))
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("building the control plane: %w\n%s", err, lastLines(errb.String(), 30))
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	return lines[len(lines)-1], nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Start builds (once) and starts the environment. On failure it stops what
+// it started and returns an error with the failing component's log tail.
+func Start(ctx context.Context, opts Options) (*Env, error) {
+	e := &Env{}
+	t0 := time.Now()
+	bin, err := Binaries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.BinDir = bin
+	e.timed("binaries", t0)
+	if e.dir, err = os.MkdirTemp("", "scaling-env-"); err != nil {
+		return nil, err
+	}
+	e.logDir = opts.LogDir
+	if e.logDir == "" {
+		e.logDir = filepath.Join(e.dir, "logs")
+	}
+	if err := os.MkdirAll(e.logDir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := e.start(ctx, opts); err != nil {
+		e.Stop()
+		return nil, err
+	}
+	e.timed("total", t0)
+	return e, nil
+}
+
+func (e *Env) start(ctx context.Context, opts Options) error {
+	ports, err := freePorts(6)
+	if err != nil {
+		return err
+	}
+	etcdPort, peerPort, apiPort, kcmPort, schedPort, kwokPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
+	saKey, saPub, err := e.serviceAccountKeys()
+	if err != nil {
+		return err
+	}
+	token := randomHex(16)
+	tokens := filepath.Join(e.dir, "tokens.csv")
+	if err := os.WriteFile(tokens, []byte(token+",admin,admin,system:masters\n"), 0o600); err != nil {
+		return err
+	}
+
+	t := time.Now()
+	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdPort)
+	peerURL := "http://127.0.0.1:" + strconv.Itoa(peerPort)
+	etcd, err := e.run("etcd", "--name=default", "--data-dir="+filepath.Join(e.dir, "etcd"),
+		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
+		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
+		"--initial-cluster=default="+peerURL, "--unsafe-no-fsync", "--log-level=warn")
+	if err != nil {
+		return err
+	}
+	if err := waitFor(ctx, etcd, "etcd health", func() bool { return httpOK(etcdURL+"/health", "") }); err != nil {
+		return e.failure(etcd, err)
+	}
+	e.timed("etcd", t)
+
+	t = time.Now()
+	certDir := filepath.Join(e.dir, "apiserver")
+	apiURL := "https://127.0.0.1:" + strconv.Itoa(apiPort)
+	api, err := e.run("kube-apiserver",
+		"--etcd-servers="+etcdURL, "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(apiPort), "--cert-dir="+certDir,
+		"--endpoint-reconciler-type=none", "--token-auth-file="+tokens,
+		"--authorization-mode=Node,RBAC",
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file="+saPub, "--service-account-signing-key-file="+saKey,
+		"--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
+		"--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,DefaultStorageClass,ResourceQuota,PersistentVolumeClaimResize,LimitRanger",
+	)
+	if err != nil {
+		return err
+	}
+	if err := waitFor(ctx, api, "kube-apiserver /readyz", func() bool { return httpOK(apiURL+"/readyz", token) }); err != nil {
+		return e.failure(api, err)
+	}
+	ca, err := caFromServingCert(filepath.Join(certDir, "apiserver.crt"))
+	if err != nil {
+		return e.failure(api, err)
+	}
+	caFile := filepath.Join(e.dir, "ca.crt")
+	if err := os.WriteFile(caFile, ca, 0o644); err != nil {
+		return err
+	}
+	if err := e.writeKubeconfig(apiURL, ca, token); err != nil {
+		return err
+	}
+	e.timed("kube-apiserver", t)
+
+	t = time.Now()
+	kcm, err := e.run("kube-controller-manager", "--kubeconfig="+e.Kubeconfig,
+		"--authentication-kubeconfig="+e.Kubeconfig, "--authorization-kubeconfig="+e.Kubeconfig,
+		"--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(kcmPort),
+		"--cert-dir="+filepath.Join(e.dir, "kcm"), "--service-account-private-key-file="+saKey,
+		"--root-ca-file="+caFile, "--controllers=*", "--concurrent-deployment-syncs=10", "--concurrent-replicaset-syncs=10")
+	if err != nil {
+		return err
+	}
+	sched, err := e.run("kube-scheduler", "--kubeconfig="+e.Kubeconfig,
+		"--authentication-kubeconfig="+e.Kubeconfig, "--authorization-kubeconfig="+e.Kubeconfig,
+		"--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(schedPort),
+		"--cert-dir="+filepath.Join(e.dir, "scheduler"))
+	if err != nil {
+		return err
+	}
+	kwok, err := e.run("kwok", "--kubeconfig="+e.Kubeconfig, "--config="+filepath.Join(e.BinDir, "kwok-stages", "stages.yaml"),
+		"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+		"--node-ip=127.0.0.1", "--server-address=127.0.0.1:"+strconv.Itoa(kwokPort))
+	if err != nil {
+		return err
+	}
+	if err := waitFor(ctx, kcm, "kube-controller-manager /healthz", func() bool { return httpOK("https://127.0.0.1:"+strconv.Itoa(kcmPort)+"/healthz", "") }); err != nil {
+		return e.failure(kcm, err)
+	}
+	if err := waitFor(ctx, sched, "kube-scheduler /healthz", func() bool { return httpOK("https://127.0.0.1:"+strconv.Itoa(schedPort)+"/healthz", "") }); err != nil {
+		return e.failure(sched, err)
+	}
+	e.timed("controller-manager+scheduler", t)
+
+	t = time.Now()
+	if err := e.installStorage(ctx); err != nil {
+		return err
+	}
+	provCtx, cancel := context.WithCancel(context.Background())
+	e.stopProv = cancel
+	go e.provision(provCtx)
+	nodes := opts.Nodes
+	if len(nodes) == 0 {
+		nodes = []NodeSpec{{Name: "kwok-node-0"}, {Name: "kwok-node-1"}, {Name: "kwok-node-2"}}
+	}
+	for _, n := range nodes {
+		if err := e.AddNode(ctx, n); err != nil {
+			return e.failure(kwok, err)
+		}
+	}
+	e.timed("kwok nodes Ready", t)
+	if opts.CNPG {
+		t = time.Now()
+		if err := e.installCNPG(ctx); err != nil {
+			return err
+		}
+		e.timed("cnpg crds", t)
+	}
+	return nil
+}
+
+func (e *Env) run(name string, args ...string) (*process, error) {
+	p, err := startProcess(name, filepath.Join(e.BinDir, name), e.logDir, args...)
+	if err != nil {
+		return nil, err
+	}
+	e.procs = append(e.procs, p)
+	return p, nil
+}
+
+func (e *Env) failure(p *process, err error) error {
+	return fmt.Errorf("%w\n--- last lines of %s ---\n%s", err, p.log, tail(p.log, 30))
+}
+
+// LogTail returns the last lines of a component's log.
+func (e *Env) LogTail(component string, lines int) string {
+	return tail(filepath.Join(e.logDir, component+".log"), lines)
+}
+
+// RESTConfig returns a copy of the admin REST config.
+func (e *Env) RESTConfig() *rest.Config { return rest.CopyConfig(e.Config) }
+
+// Stop kills every component and removes the temporary directory. It is
+// safe to call more than once and after a failed Start.
+func (e *Env) Stop() error {
+	e.stopOnce.Do(func() {
+		if e.stopProv != nil {
+			e.stopProv()
+		}
+		for i := len(e.procs) - 1; i >= 0; i-- {
+			e.procs[i].stop(5 * time.Second)
+		}
+		if e.dir != "" {
+			os.RemoveAll(e.dir)
+		}
+	})
+	return nil
+}
+
+func (e *Env) serviceAccountKeys() (keyFile, pubFile string, err error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return "", "", err
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return "", "", err
+	}
+	keyFile, pubFile = filepath.Join(e.dir, "sa.key"), filepath.Join(e.dir, "sa.pub")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
+		return "", "", err
+	}
+	return keyFile, pubFile, os.WriteFile(pubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o644)
+}
+
+// caFromServingCert returns the CA of the API server's self-signed serving
+// certificate: the second PEM block of apiserver.crt. Clients and
+// kube-controller-manager (--root-ca-file) must trust only the CA; the leaf
+// is rejected as a trust anchor ("does not have the CA bit set").
+func caFromServingCert(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var blocks []*pem.Block
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		blocks = append(blocks, b)
+	}
+	if len(blocks) < 2 {
+		return nil, fmt.Errorf("%s holds %d certificate(s), expected the serving cert and its CA", path, len(blocks))
+	}
+	return pem.EncodeToMemory(blocks[1]), nil
+}
+
+func (e *Env) writeKubeconfig(server string, ca []byte, token string) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["scaling-test"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: ca}
+	cfg.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts["scaling-test"] = &clientcmdapi.Context{Cluster: "scaling-test", AuthInfo: "admin", Namespace: "default"}
+	cfg.CurrentContext = "scaling-test"
+	e.Kubeconfig = filepath.Join(e.dir, "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, e.Kubeconfig); err != nil {
+		return err
+	}
+	rc, err := clientcmd.NewDefaultClientConfig(*cfg, nil).ClientConfig()
+	if err != nil {
+		return err
+	}
+	// Tests create many objects quickly; client-go's default 5 QPS would
+	// make the tests measure the client's rate limiter.
+	rc.QPS, rc.Burst = 200, 400
+	e.Config = rc
+	e.Client, err = kubernetes.NewForConfig(rc)
+	return err
+}
+
+func httpOK(url, token string) bool {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	// Health checks only: the serving certificates are self-signed.
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := c.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// AddNode creates a KWOK-managed node and waits until it is Ready.
+func (e *Env) AddNode(ctx context.Context, n NodeSpec) error {
+	if n.CPU == "" {
+		n.CPU = "8"
+	}
+	if n.Memory == "" {
+		n.Memory = "32Gi"
+	}
+	if n.Pods == 0 {
+		n.Pods = 110
+	}
+	labels := map[string]string{"type": "kwok", "kubernetes.io/hostname": n.Name, "kubernetes.io/os": "linux"}
+	for k, v := range n.Labels {
+		labels[k] = v
+	}
+	capacity := corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse(n.CPU),
+		corev1.ResourceMemory: resource.MustParse(n.Memory),
+		corev1.ResourcePods:   *resource.NewQuantity(int64(n.Pods), resource.DecimalSI),
+	}
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: labels, Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"}},
+		Status:     corev1.NodeStatus{Capacity: capacity, Allocatable: capacity},
+	}
+	if _, err := e.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating node %s: %w", n.Name, err)
+	}
+	// The API server drops status on create, and KWOK starts patching the
+	// status at once: a merge patch of capacity cannot conflict with it.
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{"capacity": capacity, "allocatable": capacity}})
+	if err != nil {
+		return err
+	}
+	if _, err := e.Client.CoreV1().Nodes().Patch(ctx, n.Name, types.MergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
+		return fmt.Errorf("setting capacity of node %s: %w", n.Name, err)
+	}
+	return waitFor(ctx, nil, "node "+n.Name+" Ready", func() bool {
+		got, err := e.Client.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+		if err != nil {
+			return false
+		}
+		for _, c := range got.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// Namespace creates a namespace unique to the test, waits for its default
+// ServiceAccount (without which pods are refused) and deletes it at cleanup.
+func (e *Env) Namespace(t testingTB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns, err := e.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "t-"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating namespace: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = e.Client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
+	})
+	err = waitFor(ctx, nil, "default ServiceAccount in "+ns.Name, func() bool {
+		_, err := e.Client.CoreV1().ServiceAccounts(ns.Name).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, e.LogTail("kube-controller-manager", 20))
+	}
+	return ns.Name
+}
+
+// testingTB is the part of testing.TB Namespace needs; it keeps the testing
+// package out of the demo binary.
+type testingTB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
+// EnsureNamespace creates a namespace unless it exists.
+func (e *Env) EnsureNamespace(ctx context.Context, name string) error {
+	_, err := e.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
