@@ -1,0 +1,168 @@
+package scale_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/helmrelease"
+	"github.com/ironflow/scaling/internal/reqcount"
+	"github.com/ironflow/scaling/internal/testenv"
+	"github.com/ironflow/scaling/scale"
+)
+
+// TestMain starts the real control plane once for the package; unit tests
+// share the binary and ignore it.
+func TestMain(m *testing.M) {
+	os.Exit(testenv.Run(m, testenv.Options{CNPG: true}))
+}
+
+// realEnv is a release of the reference chart installed with real Helm on
+// the real control plane, and a scale client whose every request is
+// recorded.
+type realEnv struct {
+	ns       string
+	cluster  *scaling.Cluster
+	rec      *reqcount.Recorder
+	releases *helmrelease.Client
+	client   *scale.Client
+}
+
+func newRealEnv(t *testing.T, vals map[string]any) *realEnv {
+	t.Helper()
+	env := testenv.Shared()
+	require.NotNil(t, env, "TestMain starts the control plane")
+	e := &realEnv{ns: env.Namespace(t), rec: &reqcount.Recorder{}}
+	cfg := env.RESTConfig()
+	cfg.Wrap(e.rec.Wrap)
+	var err error
+	e.cluster, err = scaling.NewCluster(cfg)
+	require.NoError(t, err)
+	e.releases = helmrelease.New(cfg, e.cluster.Kube)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, err = e.releases.Install(ctx, e.ns, release, testenv.ChartPath("ironflow"), vals, time.Minute)
+	require.NoError(t, err)
+	e.client, err = scale.New(e.cluster, scale.Options{Releases: e.releases})
+	require.NoError(t, err)
+	e.rec.Reset()
+	return e
+}
+
+// appOnly keeps the release to the app Deployment: NATS and PostgreSQL have
+// their own tests.
+func appOnly(replicas int) map[string]any {
+	v := clustered(replicas)
+	v["nats"] = map[string]any{"enabled": false}
+	v["postgresql"] = map[string]any{"enabled": false}
+	return v
+}
+
+func (e *realEnv) readyPods(t *testing.T) int {
+	t.Helper()
+	pods, err := e.cluster.Kube.CoreV1().Pods(e.ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=ironflow"})
+	require.NoError(t, err)
+	n := 0
+	for _, p := range pods.Items {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func TestE2EReplicas3To5Verified(t *testing.T) {
+	e := newRealEnv(t, appOnly(3))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: e.ns, Release: release, Replicas: 5})
+	require.NoError(t, err)
+	assert.Empty(t, e.rec.Mutating(), "planning writes nothing")
+	t.Logf("requests for one plan: %d\n%s", e.rec.Total(), e.rec.Summary())
+	require.Empty(t, plan.Blocking())
+	require.Len(t, plan.Steps, 2)
+	assert.Equal(t, "3", plan.Steps[1].Before)
+
+	applied, err := e.client.Apply(ctx, plan)
+	require.NoError(t, err)
+	assert.True(t, applied.Changed)
+	v, err := e.client.Verify(ctx, plan)
+	require.NoError(t, err)
+	require.Equal(t, scaling.Succeeded, v.Phase, v.String())
+	c, ok := v.Check("pods-ready")
+	require.True(t, ok)
+	assert.Equal(t, "5 Ready of 5", c.Observed)
+	assert.Equal(t, 5, e.readyPods(t), "the cluster agrees with Verify")
+	rel, err := e.releases.Last(ctx, e.ns, release)
+	require.NoError(t, err)
+	assert.Equal(t, 2, rel.Revision)
+	assert.Equal(t, "deployed", rel.Status)
+}
+
+func TestE2EStalePlanWritesNothing(t *testing.T) {
+	e := newRealEnv(t, appOnly(3))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: e.ns, Release: release, Replicas: 5})
+	require.NoError(t, err)
+
+	// Someone runs `kubectl scale --replicas=4` between plan and apply.
+	_, err = e.cluster.Kube.AppsV1().Deployments(e.ns).UpdateScale(ctx, release,
+		&autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Name: release, Namespace: e.ns}, Spec: autoscalingv1.ScaleSpec{Replicas: 4}}, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	e.rec.Reset()
+
+	_, err = e.client.Apply(ctx, plan)
+	require.ErrorIs(t, err, scaling.ErrStalePlan)
+	assert.Empty(t, e.rec.Mutating(), "a stale plan sends no write")
+	assert.NotZero(t, e.rec.Total(), "the recorder did see the reads")
+	d, err := e.cluster.Kube.AppsV1().Deployments(e.ns).Get(ctx, release, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.EqualValues(t, 4, *d.Spec.Replicas)
+	rel, err := e.releases.Last(ctx, e.ns, release)
+	require.NoError(t, err)
+	assert.Equal(t, 1, rel.Revision)
+}
+
+func TestE2EApplyTwiceThenOverride(t *testing.T) {
+	e := newRealEnv(t, appOnly(3))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: e.ns, Release: release, Replicas: 5})
+	require.NoError(t, err)
+	_, err = e.client.Apply(ctx, plan)
+	require.NoError(t, err)
+	v, err := e.client.Verify(ctx, plan)
+	require.NoError(t, err)
+	require.Equal(t, scaling.Succeeded, v.Phase, v.String())
+
+	e.rec.Reset()
+	again, err := e.client.Apply(ctx, plan)
+	require.NoError(t, err)
+	assert.False(t, again.Changed, again.Reason)
+	assert.Empty(t, e.rec.Mutating(), "re-applying an applied plan sends no write")
+	rel, err := e.releases.Last(ctx, e.ns, release)
+	require.NoError(t, err)
+	assert.Equal(t, 2, rel.Revision)
+
+	// Another actor changes the count after the apply: Verify says so and names it.
+	_, err = e.cluster.Kube.AppsV1().Deployments(e.ns).UpdateScale(ctx, release,
+		&autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Name: release, Namespace: e.ns}, Spec: autoscalingv1.ScaleSpec{Replicas: 2}}, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	v, err = e.client.Verify(ctx, plan)
+	require.NoError(t, err)
+	assert.Equal(t, scaling.Overridden, v.Phase, v.String())
+	assert.Contains(t, v.Reason, "spec.replicas is 2, the plan set 5")
+	assert.Contains(t, v.Reason, "(scale)", "the scale subresource wrote it")
+}

@@ -1,0 +1,420 @@
+package scale
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/await"
+	"github.com/ironflow/scaling/internal/helmplan"
+	"github.com/ironflow/scaling/internal/manifest"
+	"github.com/ironflow/scaling/internal/values"
+)
+
+// OpReplicas is the Plan.Operation of Replicas plans.
+const OpReplicas = "scale.Replicas"
+
+// Defaults of Replicas' value paths: the reference chart's and most
+// charts' (`helm create` uses replicaCount).
+const (
+	DefaultReplicasPath   = "replicaCount"
+	DefaultClusteringPath = "cluster.enabled"
+)
+
+// Replicas sets the replica count of the workload a Helm release's
+// replicaCount (or ValuePath) drives: `helm upgrade --reuse-values --set
+// replicaCount=N`, planned.
+type Replicas struct {
+	Namespace string `json:"namespace"`
+	Release   string `json:"release"`
+	// Replicas is the desired count (>= 0).
+	Replicas int32 `json:"replicas"`
+	// ValuePath is the value that drives the count; default "replicaCount".
+	ValuePath string `json:"valuePath,omitempty"`
+	// ClusteringPath is the boolean value without which more than one
+	// replica is unsafe (instances that don't know of each other); default
+	// "cluster.enabled". A chart without that value passes the guard.
+	ClusteringPath string `json:"clusteringPath,omitempty"`
+}
+
+func (r *Replicas) defaults() error {
+	if r.ValuePath == "" {
+		r.ValuePath = DefaultReplicasPath
+	}
+	if r.ClusteringPath == "" {
+		r.ClusteringPath = DefaultClusteringPath
+	}
+	switch {
+	case r.Namespace == "":
+		return &scaling.InvalidInputError{Field: "Replicas.Namespace", Value: `""`, Reason: "is required"}
+	case r.Release == "":
+		return &scaling.InvalidInputError{Field: "Replicas.Release", Value: `""`, Reason: "is required"}
+	case r.Replicas < 0:
+		return &scaling.InvalidInputError{Field: "Replicas.Replicas", Value: r.Replicas, Reason: "must be 0 or more"}
+	}
+	for field, p := range map[string]string{"Replicas.ValuePath": r.ValuePath, "Replicas.ClusteringPath": r.ClusteringPath} {
+		if _, err := values.Split(p); err != nil {
+			return &scaling.InvalidInputError{Field: field, Value: p, Reason: err.Error()}
+		}
+	}
+	return nil
+}
+
+// replicasSpec is what a Replicas plan carries for Apply and Verify.
+type replicasSpec struct {
+	Request  Replicas          `json:"request"`
+	Revision int               `json:"revision"`
+	Values   map[string]any    `json:"values"`
+	Workload scaling.ObjectRef `json:"workload"`
+}
+
+// probeReplicas is a count no chart defaults to: rendering the chart with it
+// shows which workload the value path drives.
+const probeReplicas = 7919
+
+// PlanReplicas reads the release, the workload its value path drives and the
+// HPAs of the namespace, and returns the plan. Invalid input is a
+// *scaling.InvalidInputError, a missing release or workload a
+// *scaling.NotFoundError and a pending release a
+// *scaling.ReleasePendingError; none of them reads or writes anything more.
+// Unsafe targets are not errors: they come back as blocking guards, so the
+// plan can still be shown.
+func (c *Client) PlanReplicas(ctx context.Context, r Replicas) (*scaling.Plan, error) {
+	if err := r.defaults(); err != nil {
+		return nil, err
+	}
+	hp, err := helmplan.Plan(ctx, c.releases, r.Namespace, r.Release, []helmplan.Set{{Path: r.ValuePath, Value: int64(r.Replicas)}})
+	if err != nil {
+		return nil, err
+	}
+	plan := &scaling.Plan{
+		Version:   scaling.PlanVersion,
+		Operation: OpReplicas,
+		Target:    helmplan.Ref(r.Namespace, r.Release),
+		Diff:      hp.Diff,
+		CreatedAt: time.Now().UTC(),
+		Fingerprint: scaling.Fingerprint{
+			helmplan.FingerprintKey(r.Namespace, r.Release): helmplan.Revision(hp.Release.Revision),
+		},
+	}
+	if hp.Release.Status == "failed" {
+		plan.Guards = append(plan.Guards, scaling.GuardResult{Name: "release-status", Outcome: scaling.Warn,
+			Reason: fmt.Sprintf("the newest revision %d of the release failed", hp.Release.Revision),
+			Remedy: "the upgrade re-applies every object of the chart, not only the replica count; read the diff"})
+	}
+
+	ref, err := c.drivenWorkload(ctx, r, hp)
+	if err != nil {
+		return nil, err
+	}
+	if ref == nil {
+		plan.Guards = append(plan.Guards, scaling.GuardResult{Name: "value-path", Outcome: scaling.Block,
+			Reason: fmt.Sprintf("%s does not set spec.replicas of any Deployment or StatefulSet the chart renders (an HPA may own the count, or the path is wrong)", r.ValuePath),
+			Remedy: "name the value path that drives replicas, or scale through the autoscaler's minReplicas/maxReplicas"})
+		plan.Summary = fmt.Sprintf("Set %s=%d on release %s/%s.", r.ValuePath, r.Replicas, r.Namespace, r.Release)
+		return c.finishReplicasPlan(plan, r, hp, scaling.ObjectRef{})
+	}
+	live, err := getWorkload(ctx, c.kube, *ref)
+	if err != nil {
+		return nil, err
+	}
+	plan.Fingerprint[live.fingerprintKey()] = strconv.FormatInt(live.Generation, 10)
+	plan.Summary = fmt.Sprintf("Scale %s from %d to %d replicas through release %s (%s=%d).", ref, live.Replicas, r.Replicas, r.Release, r.ValuePath, r.Replicas)
+
+	plan.Guards = append(plan.Guards, clusteringGuard(r, hp.Release.Computed))
+	hpa, err := c.hpaGuard(ctx, r, *ref)
+	if err != nil {
+		return nil, err
+	}
+	plan.Guards = append(plan.Guards, hpa)
+
+	current, _ := values.Int(hp.Release.Computed, r.ValuePath)
+	if hp.Changed() || live.Replicas != r.Replicas {
+		plan.Steps = []scaling.Step{
+			{Action: "helm upgrade", Object: plan.Target, Field: r.ValuePath, Before: strconv.FormatInt(current, 10), After: strconv.Itoa(int(r.Replicas)),
+				Note: "sends the deployed user values with this one change: what --reuse-values --set would send, computed up front"},
+			{Action: "scale", Object: *ref, Field: "spec.replicas", Before: strconv.Itoa(int(live.Replicas)), After: strconv.Itoa(int(r.Replicas)),
+				Note: "applied by the upgrade; Verify waits for the pods"},
+		}
+	} else {
+		plan.NoOp = true
+	}
+	return c.finishReplicasPlan(plan, r, hp, *ref)
+}
+
+func (c *Client) finishReplicasPlan(plan *scaling.Plan, r Replicas, hp *helmplan.Result, ref scaling.ObjectRef) (*scaling.Plan, error) {
+	spec, err := encodeSpec(replicasSpec{Request: r, Revision: hp.Release.Revision, Values: hp.Values, Workload: ref})
+	if err != nil {
+		return nil, err
+	}
+	plan.Spec = spec
+	return plan, nil
+}
+
+// drivenWorkload renders the chart with a probe count at the value path and
+// returns the workload whose spec.replicas follows it, or nil when none does.
+func (c *Client) drivenWorkload(ctx context.Context, r Replicas, hp *helmplan.Result) (*scaling.ObjectRef, error) {
+	probe := values.Copy(hp.Release.Values)
+	if err := values.Set(probe, r.ValuePath, int64(probeReplicas)); err != nil {
+		return nil, &scaling.InvalidInputError{Field: "Replicas.ValuePath", Value: r.ValuePath, Reason: err.Error()}
+	}
+	rendered, err := c.releases.Render(ctx, r.Namespace, r.Release, hp.Release.Revision, probe)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := manifest.Parse(rendered.Manifest, r.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range manifest.Workloads(objs) {
+		if n, ok := manifest.Replicas(w); ok && n == probeReplicas {
+			return &scaling.ObjectRef{Kind: w.Obj.GetKind(), Namespace: w.Obj.GetNamespace(), Name: w.Obj.GetName()}, nil
+		}
+	}
+	return nil, nil
+}
+
+func clusteringGuard(r Replicas, computed map[string]any) scaling.GuardResult {
+	g := scaling.GuardResult{Name: "clustering", Outcome: scaling.Pass}
+	_, exists := values.Get(computed, r.ClusteringPath)
+	switch {
+	case r.Replicas <= 1:
+		g.Reason = "one replica or none needs no clustering"
+	case !exists:
+		g.Reason = fmt.Sprintf("the chart has no %s value: nothing to check", r.ClusteringPath)
+	case values.Bool(computed, r.ClusteringPath):
+		g.Reason = fmt.Sprintf("%s is true", r.ClusteringPath)
+	default:
+		g.Outcome = scaling.Block
+		g.Reason = fmt.Sprintf("%d replicas with %s=false run as independent instances that do not share state", r.Replicas, r.ClusteringPath)
+		g.Remedy = "move the release to the medium template (clustering on) first, then scale"
+	}
+	return g
+}
+
+// hpaGuard finds an HPA that targets the workload. A fixed count outside its
+// [minReplicas, maxReplicas] is undone by the HPA within seconds, and one
+// inside it is only a starting point: both are blocked here, because the
+// runbook's way with an HPA is to change min/max (scale.Autoscale).
+func (c *Client) hpaGuard(ctx context.Context, r Replicas, ref scaling.ObjectRef) (scaling.GuardResult, error) {
+	g := scaling.GuardResult{Name: "hpa", Outcome: scaling.Pass, Reason: "no HorizontalPodAutoscaler targets " + ref.String()}
+	list, err := c.kube.AutoscalingV2().HorizontalPodAutoscalers(r.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return g, fmt.Errorf("listing HPAs in %s: %w", r.Namespace, err)
+	}
+	for i := range list.Items {
+		h := &list.Items[i]
+		if !targets(h, ref) {
+			continue
+		}
+		minR := int32(1)
+		if h.Spec.MinReplicas != nil {
+			minR = *h.Spec.MinReplicas
+		}
+		g.Outcome = scaling.Block
+		if r.Replicas < minR || r.Replicas > h.Spec.MaxReplicas {
+			g.Reason = fmt.Sprintf("HPA %s keeps %s within [%d, %d]; %d is outside and would be undone", h.Name, ref, minR, h.Spec.MaxReplicas, r.Replicas)
+		} else {
+			g.Reason = fmt.Sprintf("HPA %s owns the replica count of %s (range [%d, %d]); a fixed count would be overridden", h.Name, ref, minR, h.Spec.MaxReplicas)
+		}
+		g.Remedy = "retarget the HPA's minReplicas/maxReplicas, or disable autoscaling first"
+		return g, nil
+	}
+	return g, nil
+}
+
+func targets(h *autoscalingv2.HorizontalPodAutoscaler, ref scaling.ObjectRef) bool {
+	t := h.Spec.ScaleTargetRef
+	return t.Kind == ref.Kind && t.Name == ref.Name
+}
+
+func (c *Client) applyReplicas(ctx context.Context, plan *scaling.Plan, spec *replicasSpec) (*scaling.Applied, error) {
+	r := spec.Request
+	res := &scaling.Applied{Operation: plan.Operation, Target: plan.Target, Started: time.Now()}
+	rel, err := c.releases.Last(ctx, r.Namespace, r.Release)
+	if err != nil {
+		return nil, err
+	}
+	if rel.Pending() {
+		return nil, &scaling.ReleasePendingError{Namespace: r.Namespace, Release: r.Release, Status: rel.Status, Revision: rel.Revision}
+	}
+	live, err := getWorkload(ctx, c.kube, spec.Workload)
+	if err != nil {
+		return nil, err
+	}
+	res.Fingerprint = scaling.Fingerprint{
+		helmplan.FingerprintKey(r.Namespace, r.Release): helmplan.Revision(rel.Revision),
+		live.fingerprintKey(): strconv.FormatInt(live.Generation, 10),
+	}
+	// Already holds: the exact values this plan sends are deployed and the
+	// workload runs the count. Checked before staleness, because applying a
+	// plan makes its own fingerprint stale.
+	same, err := sameValues(rel.Values, spec.Values)
+	if err != nil {
+		return nil, err
+	}
+	if same && rel.Status == "deployed" && live.Replicas == r.Replicas {
+		res.Reason = fmt.Sprintf("release %s/%s revision %d already carries these values and %s runs %d replicas", r.Namespace, r.Release, rel.Revision, spec.Workload, r.Replicas)
+		res.Finished = time.Now()
+		return res, nil
+	}
+	if drift := plan.Fingerprint.Compare(res.Fingerprint); len(drift) > 0 {
+		return nil, &scaling.StalePlanError{Operation: plan.Operation, Drift: drift}
+	}
+	if len(plan.Steps) == 0 {
+		res.Reason = "the plan has no steps"
+		res.Finished = time.Now()
+		return res, nil
+	}
+	step := plan.Steps[0]
+	c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepStarted, Operation: plan.Operation, Step: &step, Index: 0})
+	up, err := c.releases.Upgrade(ctx, r.Namespace, r.Release, spec.Revision, spec.Values)
+	c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepFinished, Operation: plan.Operation, Step: &step, Index: 0, Err: err})
+	if err != nil {
+		return nil, err
+	}
+	res.Changed = true
+	res.Fingerprint[helmplan.FingerprintKey(r.Namespace, r.Release)] = helmplan.Revision(up.Revision)
+	if after, err := getWorkload(ctx, c.kube, spec.Workload); err == nil {
+		res.Fingerprint[after.fingerprintKey()] = strconv.FormatInt(after.Generation, 10)
+	}
+	res.Finished = time.Now()
+	return res, nil
+}
+
+// sameValues compares values trees the way they are stored: as JSON, where
+// 5 and 5.0 are the same number.
+func sameValues(a, b map[string]any) (bool, error) {
+	ja, err := json.Marshal(a)
+	if err != nil {
+		return false, err
+	}
+	jb, err := json.Marshal(b)
+	if err != nil {
+		return false, err
+	}
+	var na, nb any
+	if err := json.Unmarshal(ja, &na); err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal(jb, &nb); err != nil {
+		return false, err
+	}
+	ja, _ = json.Marshal(na)
+	jb, _ = json.Marshal(nb)
+	return string(ja) == string(jb), nil
+}
+
+// verifyReplicas watches the workload, its pods and ReplicaSets until the
+// pods of the current revision are all Ready and no older pod remains.
+func (c *Client) verifyReplicas(ctx context.Context, plan *scaling.Plan, spec *replicasSpec) (*scaling.Verification, error) {
+	r := spec.Request
+	v := &scaling.Verification{Operation: plan.Operation, Target: plan.Target, Started: time.Now()}
+	finish := func(p scaling.Phase, reason string) (*scaling.Verification, error) {
+		v.Phase, v.Reason, v.Finished = p, reason, time.Now()
+		v.Duration = v.Finished.Sub(v.Started)
+		return v, nil
+	}
+	if spec.Workload.Name == "" {
+		return nil, &scaling.InvalidPlanError{Reason: "the plan names no workload (it was blocked)"}
+	}
+	rel, err := c.releases.Last(ctx, r.Namespace, r.Release)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := values.Int(rel.Values, r.ValuePath); n != int64(r.Replicas) {
+		v.Checks = []scaling.Check{{Name: "release-value", Expected: strconv.Itoa(int(r.Replicas)), Observed: strconv.FormatInt(n, 10), ObservedAt: time.Now()}}
+		return finish(scaling.Failed, fmt.Sprintf("release %s/%s revision %d does not carry %s=%d: the plan is not applied, or was rolled back", r.Namespace, r.Release, rel.Revision, r.ValuePath, r.Replicas))
+	}
+	w, err := getWorkload(ctx, c.kube, spec.Workload)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		overridden string
+		last       = map[string]string{}
+	)
+	err = await.Until(ctx, workloadSources(c.kube, w), func(s await.Stores) (bool, error) {
+		obj, pods, rsets := fromStores(s, spec.Workload)
+		if obj == nil {
+			return false, &scaling.NotFoundError{Object: spec.Workload, Detail: "deleted while verifying"}
+		}
+		ro := observeRollout(obj, pods, rsets)
+		now := time.Now()
+		want := strconv.Itoa(int(r.Replicas))
+		v.Checks = []scaling.Check{
+			{Name: "spec-replicas", Expected: want, Observed: strconv.Itoa(int(ro.specReplicas)), Passed: ro.specReplicas == r.Replicas, Detail: managerDetail(ro), ObservedAt: now},
+			{Name: "rollout-observed", Expected: fmt.Sprintf("observedGeneration >= %d", ro.generation), Observed: strconv.FormatInt(ro.observedGeneration, 10), Passed: ro.observedGeneration >= ro.generation, ObservedAt: now},
+			{Name: "pods-ready", Expected: want + " Ready pods of the current revision", Observed: fmt.Sprintf("%d Ready of %d", ro.ready, ro.current), Passed: ro.ready == r.Replicas && ro.current == r.Replicas, Detail: pendingDetail(ro.pending), ObservedAt: now},
+			{Name: "old-pods-gone", Expected: "0 pods of older revisions", Observed: strconv.Itoa(int(ro.others)), Passed: ro.others == 0, ObservedAt: now},
+		}
+		for i := range v.Checks {
+			ch := &v.Checks[i]
+			if key := ch.Observed + "|" + ch.Detail; last[ch.Name] != key {
+				last[ch.Name] = key
+				c.opts.Progress.Emit(scaling.Event{Kind: scaling.CheckObserved, Operation: plan.Operation, Check: ch})
+			}
+		}
+		if ro.specReplicas != r.Replicas {
+			overridden = fmt.Sprintf("%s spec.replicas is %d, the plan set %d%s", spec.Workload, ro.specReplicas, r.Replicas, byManager(ro.replicasManager))
+			return true, nil
+		}
+		for _, ch := range v.Checks {
+			if !ch.Passed {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	switch {
+	case overridden != "":
+		return finish(scaling.Overridden, overridden)
+	case err == nil:
+		return finish(scaling.Succeeded, "")
+	case ctx.Err() != nil:
+		return finish(scaling.TimedOut, "deadline passed before every check held")
+	default:
+		return finish(scaling.Failed, err.Error())
+	}
+}
+
+func managerDetail(ro rollout) string {
+	if ro.replicasManager == "" {
+		return ""
+	}
+	return "last written by " + ro.replicasManager
+}
+
+func byManager(m string) string {
+	if m == "" {
+		return ""
+	}
+	return " (last written by " + m + ")"
+}
+
+func pendingDetail(p []string) string {
+	if len(p) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d pod(s) not scheduled: %s", len(p), joinMax(p, 3))
+}
+
+func joinMax(s []string, n int) string {
+	out := ""
+	for i, x := range s {
+		if i == n {
+			return out + fmt.Sprintf("; and %d more", len(s)-n)
+		}
+		if i > 0 {
+			out += "; "
+		}
+		out += x
+	}
+	return out
+}

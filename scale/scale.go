@@ -1,0 +1,129 @@
+// Package scale changes how many pods a workload runs, the way the runbook's
+// "Scale horizontally" section does by hand with `helm upgrade --set
+// replicaCount=N`, but as a Plan that can be reviewed, an Apply that refuses
+// stale or unsafe plans, and a Verify that watches the pods come up.
+//
+// Each operation has its own file: Replicas (replicas.go). Apply and Verify
+// take any plan made by this package.
+package scale
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/helmrelease"
+)
+
+// DefaultVerifyTimeout bounds Verify when its context has no deadline.
+const DefaultVerifyTimeout = 5 * time.Minute
+
+// Options configure a Client. The zero value uses Helm v3 with Secret
+// storage on the cluster, drops progress events and verifies for at most
+// DefaultVerifyTimeout.
+type Options struct {
+	// Releases is the Helm seam; nil means Helm v3 against the cluster.
+	Releases scaling.Releases
+	// Progress receives step and check events.
+	Progress scaling.Progress
+	// VerifyTimeout bounds Verify when ctx has no deadline.
+	VerifyTimeout time.Duration
+}
+
+// Client runs the scale operations against one cluster. It is safe for
+// concurrent use.
+type Client struct {
+	kube     kubernetes.Interface
+	releases scaling.Releases
+	opts     Options
+}
+
+// New returns a Client for the cluster.
+func New(c *scaling.Cluster, opts Options) (*Client, error) {
+	if c == nil || c.Kube == nil {
+		return nil, &scaling.InvalidInputError{Field: "cluster", Value: nil, Reason: "a connected *scaling.Cluster with Kube set is required"}
+	}
+	if opts.VerifyTimeout < 0 {
+		return nil, &scaling.InvalidInputError{Field: "Options.VerifyTimeout", Value: opts.VerifyTimeout, Reason: "must not be negative"}
+	}
+	if opts.VerifyTimeout == 0 {
+		opts.VerifyTimeout = DefaultVerifyTimeout
+	}
+	rels := opts.Releases
+	if rels == nil {
+		if c.Config == nil {
+			return nil, &scaling.InvalidInputError{Field: "Options.Releases", Value: nil, Reason: "required when the cluster has no REST config"}
+		}
+		rels = helmrelease.New(c.Config, c.Kube)
+	}
+	return &Client{kube: c.Kube, releases: rels, opts: opts}, nil
+}
+
+// Apply runs a plan made by this package's Plan functions. It returns a
+// *scaling.GuardBlockedError for a plan with a blocking guard and a
+// *scaling.StalePlanError when live state drifted since planning; in both
+// cases nothing is written. A plan whose target state already holds returns
+// Applied.Changed == false after read-only requests.
+func (c *Client) Apply(ctx context.Context, plan *scaling.Plan) (*scaling.Applied, error) {
+	if plan == nil {
+		return nil, &scaling.InvalidPlanError{Reason: "nil plan"}
+	}
+	if blocked := plan.Blocking(); len(blocked) > 0 {
+		return nil, &scaling.GuardBlockedError{Operation: plan.Operation, Guards: blocked}
+	}
+	switch plan.Operation {
+	case OpReplicas:
+		var spec replicasSpec
+		if err := decodeSpec(plan, &spec); err != nil {
+			return nil, err
+		}
+		return c.applyReplicas(ctx, plan, &spec)
+	}
+	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a scale operation"}
+}
+
+// Verify watches the outcome of an applied plan until it holds, something
+// overrides it, or the deadline (ctx's, else Options.VerifyTimeout) passes.
+// The error is non-nil only when Verify could not watch at all; an outcome
+// that does not hold is a Verification with a Phase other than Succeeded.
+func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verification, error) {
+	if plan == nil {
+		return nil, &scaling.InvalidPlanError{Reason: "nil plan"}
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.opts.VerifyTimeout)
+		defer cancel()
+	}
+	switch plan.Operation {
+	case OpReplicas:
+		var spec replicasSpec
+		if err := decodeSpec(plan, &spec); err != nil {
+			return nil, err
+		}
+		return c.verifyReplicas(ctx, plan, &spec)
+	}
+	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a scale operation"}
+}
+
+func decodeSpec(plan *scaling.Plan, into any) error {
+	if plan.Version != scaling.PlanVersion {
+		return &scaling.InvalidPlanError{Reason: "unknown plan format version"}
+	}
+	if err := json.Unmarshal(plan.Spec, into); err != nil {
+		return &scaling.InvalidPlanError{Reason: plan.Operation + " spec: " + err.Error()}
+	}
+	return nil
+}
+
+func encodeSpec(spec any) (json.RawMessage, error) {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("scale: encoding plan spec: %w", err)
+	}
+	return b, nil
+}
