@@ -250,7 +250,7 @@ func (c *Client) applyReplicas(ctx context.Context, plan *scaling.Plan, spec *re
 	}
 	res.Fingerprint = scaling.Fingerprint{
 		helmplan.FingerprintKey(r.Namespace, r.Release): helmplan.Revision(rel.Revision),
-		live.fingerprintKey(): strconv.FormatInt(live.Generation, 10),
+		live.fingerprintKey():                           strconv.FormatInt(live.Generation, 10),
 	}
 	// Already holds: the exact values this plan sends are deployed and the
 	// workload runs the count. Checked before staleness, because applying a
