@@ -87,10 +87,10 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// freePorts reserves n distinct free loopback ports. They are released
+// FreePorts returns n distinct free loopback ports. They are released
 // before the components bind them; a collision in that window is rare and
 // fails the start loudly rather than silently.
-func freePorts(n int) ([]int, error) {
+func FreePorts(n int) ([]int, error) {
 	var (
 		ports []int
 		ls    []net.Listener

@@ -148,7 +148,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 }
 
 func (e *Env) start(ctx context.Context, opts Options) error {
-	ports, err := freePorts(6)
+	ports, err := FreePorts(6)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,127 @@
+package natstest
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func start(t *testing.T, size int) *Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	began := time.Now()
+	c, err := Start(ctx, Options{Name: "ironflow-nats", Size: size})
+	require.NoError(t, err)
+	t.Logf("%d servers ready in %s", size, time.Since(began).Round(time.Millisecond))
+	t.Cleanup(c.Shutdown)
+	return c
+}
+
+// metaCluster asks the meta leader for the JetStream meta group, as an
+// operator's tool does.
+func metaCluster(t *testing.T, c *Cluster) *server.MetaClusterInfo {
+	t.Helper()
+	nc, err := c.ConnectSystem()
+	require.NoError(t, err)
+	defer nc.Close()
+	req, _ := json.Marshal(server.JSzOptions{LeaderOnly: true})
+	msg, err := nc.Request("$SYS.REQ.SERVER.PING.JSZ", req, 5*time.Second)
+	require.NoError(t, err)
+	var resp struct {
+		Data *server.JSInfo `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(msg.Data, &resp))
+	require.NotNil(t, resp.Data)
+	require.NotNil(t, resp.Data.Meta)
+	return resp.Data.Meta
+}
+
+func TestStartThreeNodes(t *testing.T) {
+	c := start(t, 3)
+	assert.Equal(t, []string{"ironflow-nats-0", "ironflow-nats-1", "ironflow-nats-2"}, c.ServerNames())
+	meta := metaCluster(t, c)
+	assert.Equal(t, 3, meta.Size)
+	assert.Len(t, meta.Replicas, 2, "the leader lists the other two peers")
+	assert.Contains(t, c.ServerNames(), meta.Leader)
+}
+
+func TestQuorumLossAndRecovery(t *testing.T) {
+	c := start(t, 3)
+	nc, err := c.Connect(nats.MaxReconnects(-1))
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}, Replicas: 3})
+	require.NoError(t, err)
+	acked := 0
+	publish := func(id int) error {
+		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+		defer pcancel()
+		_, err := js.Publish(pctx, "orders.new", []byte("order"), jetstream.WithMsgID("order-"+strconv.Itoa(id)))
+		if err == nil {
+			acked++
+		}
+		return err
+	}
+	for i := range 10 {
+		require.NoError(t, publish(i))
+	}
+
+	require.NoError(t, c.Stop("ironflow-nats-2"))
+	_, err = c.WaitMetaLeader(ctx)
+	require.NoError(t, err)
+	require.NoError(t, publish(10), "one server down: writes keep working")
+
+	require.NoError(t, c.Stop("ironflow-nats-1"))
+	assert.Error(t, publish(11), "two of three down: no quorum, no acknowledged write")
+
+	require.NoError(t, c.Restart(ctx, "ironflow-nats-1"))
+	leader, err := c.WaitMetaLeader(ctx)
+	require.NoError(t, err)
+	assert.NotEmpty(t, leader)
+	// Retry with the same message ID until the stream has a leader again;
+	// de-duplication makes the retries safe.
+	require.NoError(t, poll(ctx, "a writable stream", func() bool { return publish(12) == nil }))
+	s, err := js.Stream(ctx, "ORDERS")
+	require.NoError(t, err)
+	info, err := s.Info(ctx)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, info.State.Msgs, uint64(acked), "no acknowledged message is lost")
+}
+
+func TestAddServersGrowsMetaGroup(t *testing.T) {
+	c := start(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for range 2 {
+		_, err := c.Add(ctx)
+		require.NoError(t, err)
+	}
+	assert.Len(t, c.ServerNames(), 5)
+	require.NoError(t, poll(ctx, "meta group of 5", func() bool { return metaCluster(t, c).Size == 5 }))
+}
+
+func TestScaleToStopsHighestOrdinal(t *testing.T) {
+	c := start(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, c.ScaleTo(ctx, 2))
+	assert.Equal(t, []string{"ironflow-nats-0", "ironflow-nats-1"}, c.ServerNames())
+	assert.Nil(t, c.Server("ironflow-nats-2"))
+	require.NoError(t, c.ScaleTo(ctx, 3))
+	assert.Len(t, c.ServerNames(), 3, "the stopped ordinal comes back on its old store")
+	_, err := c.MonitorURL("other-0")
+	assert.Error(t, err)
+}
