@@ -36,7 +36,7 @@ type realEnv struct {
 	client   *scale.Client
 }
 
-func newRealEnv(t *testing.T, vals map[string]any) *realEnv {
+func newRealEnv(t testing.TB, vals map[string]any) *realEnv {
 	t.Helper()
 	env := testenv.Shared()
 	require.NotNil(t, env, "TestMain starts the control plane")
