@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ironflow/scaling"
@@ -165,4 +166,35 @@ func TestE2EApplyTwiceThenOverride(t *testing.T) {
 	assert.Equal(t, scaling.Overridden, v.Phase, v.String())
 	assert.Contains(t, v.Reason, "spec.replicas is 2, the plan set 5")
 	assert.Contains(t, v.Reason, "(scale)", "the scale subresource wrote it")
+}
+
+func TestE2EQuotaTooSmallIsBlockedWithoutWrites(t *testing.T) {
+	e := newRealEnv(t, appOnly(3))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	q := &corev1.ResourceQuota{
+		ObjectMeta: metav1.ObjectMeta{Name: "team"},
+		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("4")}},
+	}
+	_, err := e.cluster.Kube.CoreV1().ResourceQuotas(e.ns).Create(ctx, q, metav1.CreateOptions{})
+	require.NoError(t, err)
+	// kube-controller-manager computes status.used; the guard reads it.
+	require.Eventually(t, func() bool {
+		got, err := e.cluster.Kube.CoreV1().ResourceQuotas(e.ns).Get(ctx, "team", metav1.GetOptions{})
+		return err == nil && got.Status.Used.Pods().Value() == 3
+	}, time.Minute, 20*time.Millisecond)
+	e.rec.Reset()
+
+	plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: e.ns, Release: release, Replicas: 5})
+	require.NoError(t, err)
+	blocked := plan.Blocking()
+	require.Len(t, blocked, 1)
+	assert.Equal(t, "quota", blocked[0].Name)
+	assert.Contains(t, blocked[0].Reason, "team pods: 2 more pods need 2, 1 left (hard 4, used 3)")
+	_, err = e.client.Apply(ctx, plan)
+	require.ErrorIs(t, err, scaling.ErrGuardBlocked)
+	assert.Empty(t, e.rec.Mutating(), "a blocked plan sends no write")
+	d, err := e.cluster.Kube.AppsV1().Deployments(e.ns).Get(ctx, release, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, *d.Spec.Replicas)
 }

@@ -41,6 +41,10 @@ type Replicas struct {
 	// replica is unsafe (instances that don't know of each other); default
 	// "cluster.enabled". A chart without that value passes the guard.
 	ClusteringPath string `json:"clusteringPath,omitempty"`
+	// Budget describes the pods' PostgreSQL connections; the zero value
+	// reads the pool size from database.poolSize and max_connections from
+	// the release's CloudNativePG Cluster.
+	Budget ConnectionBudget `json:"budget,omitempty"`
 }
 
 func (r *Replicas) defaults() error {
@@ -57,6 +61,15 @@ func (r *Replicas) defaults() error {
 		return &scaling.InvalidInputError{Field: "Replicas.Release", Value: `""`, Reason: "is required"}
 	case r.Replicas < 0:
 		return &scaling.InvalidInputError{Field: "Replicas.Replicas", Value: r.Replicas, Reason: "must be 0 or more"}
+	case r.Budget.MaxConnections < 0 || r.Budget.Reserved < 0 || r.Budget.Others < 0:
+		return &scaling.InvalidInputError{Field: "Replicas.Budget", Value: r.Budget, Reason: "counts must not be negative"}
+	case r.Budget.MaxConnections > 0 && r.Budget.Reserved >= r.Budget.MaxConnections:
+		return &scaling.InvalidInputError{Field: "Replicas.Budget.Reserved", Value: r.Budget.Reserved, Reason: "must be less than MaxConnections"}
+	}
+	if r.Budget.PoolSizePath != "" {
+		if _, err := values.Split(r.Budget.PoolSizePath); err != nil {
+			return &scaling.InvalidInputError{Field: "Replicas.Budget.PoolSizePath", Value: r.Budget.PoolSizePath, Reason: err.Error()}
+		}
 	}
 	for field, p := range map[string]string{"Replicas.ValuePath": r.ValuePath, "Replicas.ClusteringPath": r.ClusteringPath} {
 		if _, err := values.Split(p); err != nil {
@@ -133,6 +146,19 @@ func (c *Client) PlanReplicas(ctx context.Context, r Replicas) (*scaling.Plan, e
 		return nil, err
 	}
 	plan.Guards = append(plan.Guards, hpa)
+	rendered, ok := workloadObject(hp.After, *ref)
+	if !ok {
+		return nil, fmt.Errorf("the planned manifest of %s/%s lacks %s", r.Namespace, r.Release, ref)
+	}
+	tmpl, strategy, err := podTemplate(rendered)
+	if err != nil {
+		return nil, fmt.Errorf("decoding the rendered %s: %w", ref, err)
+	}
+	quota, err := c.quotaGuard(ctx, r.Namespace, r.Replicas-live.Replicas, podRequests(tmpl.Spec))
+	if err != nil {
+		return nil, err
+	}
+	plan.Guards = append(plan.Guards, quota, budgetGuard(r.Budget, r.Replicas, hp.Rendered.Computed, hp.After, strategy))
 
 	current, _ := values.Int(hp.Release.Computed, r.ValuePath)
 	if hp.Changed() || live.Replicas != r.Replicas {
@@ -178,6 +204,16 @@ func (c *Client) drivenWorkload(ctx context.Context, r Replicas, hp *helmplan.Re
 		}
 	}
 	return nil, nil
+}
+
+// workloadObject finds a workload in a parsed manifest by reference.
+func workloadObject(objs map[string]manifest.Object, ref scaling.ObjectRef) (manifest.Object, bool) {
+	for _, o := range manifest.Workloads(objs) {
+		if o.Obj.GetKind() == ref.Kind && o.Obj.GetName() == ref.Name && o.Obj.GetNamespace() == ref.Namespace {
+			return o, true
+		}
+	}
+	return manifest.Object{}, false
 }
 
 func clusteringGuard(r Replicas, computed map[string]any) scaling.GuardResult {

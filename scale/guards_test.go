@@ -1,0 +1,102 @@
+package scale_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/scale"
+)
+
+func guard(t *testing.T, p *scaling.Plan, name string) scaling.GuardResult {
+	t.Helper()
+	for _, g := range p.Guards {
+		if g.Name == name {
+			return g
+		}
+	}
+	t.Fatalf("plan has no %s guard: %v", name, p.Guards)
+	return scaling.GuardResult{}
+}
+
+func TestQuotaGuard(t *testing.T) {
+	e := newFakeEnv(t, clustered(3))
+	ctx := context.Background()
+	q := &corev1.ResourceQuota{
+		ObjectMeta: metav1.ObjectMeta{Name: "team", Namespace: ns},
+		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("10"), corev1.ResourceRequestsCPU: resource.MustParse("1")}},
+		Status: corev1.ResourceQuotaStatus{
+			Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("10"), corev1.ResourceRequestsCPU: resource.MustParse("1")},
+			Used: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("3"), corev1.ResourceRequestsCPU: resource.MustParse("300m")},
+		},
+	}
+	_, err := e.kube.CoreV1().ResourceQuotas(ns).Create(ctx, q, metav1.CreateOptions{})
+	require.NoError(t, err)
+	e.kube.ClearActions()
+
+	// Default requests are 100m per pod: 2 more pods need 200m of the 700m left.
+	plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 5})
+	require.NoError(t, err)
+	assert.Equal(t, scaling.Pass, guard(t, plan, "quota").Outcome, guard(t, plan, "quota").Reason)
+
+	// 8 more pods need 800m: blocked, naming the resource and the numbers.
+	plan, err = e.client.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 11})
+	require.NoError(t, err)
+	g := guard(t, plan, "quota")
+	require.Equal(t, scaling.Block, g.Outcome)
+	assert.Contains(t, g.Reason, "team requests.cpu: 8 more pods need 800m, 700m left (hard 1, used 300m)")
+	assert.Contains(t, g.Reason, "team pods: 8 more pods need 8, 7 left")
+	_, err = e.client.Apply(ctx, plan)
+	assert.ErrorIs(t, err, scaling.ErrGuardBlocked)
+	assert.Equal(t, 1, e.last(t).Revision)
+	assert.Empty(t, e.mutatingActions())
+
+	// Scaling down needs nothing of the quota.
+	plan, err = e.client.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 2})
+	require.NoError(t, err)
+	assert.Equal(t, scaling.Pass, guard(t, plan, "quota").Outcome)
+}
+
+func withPostgres(replicas, pool, maxConn int, pooler bool) map[string]any {
+	v := clustered(replicas)
+	v["database"] = map[string]any{"poolSize": pool}
+	v["postgresql"] = map[string]any{"enabled": true, "instances": 2, "maxConnections": maxConn, "pooler": map[string]any{"enabled": pooler}}
+	return v
+}
+
+func TestConnectionBudgetGuard(t *testing.T) {
+	ctx := context.Background()
+	// 3 -> 5 replicas with a pool of 20 against max_connections 100: the
+	// peak during the rollout is (5 + 2 surge) x 20 = 140 > 97.
+	e := newFakeEnv(t, withPostgres(3, 20, 100, false))
+	plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 5})
+	require.NoError(t, err)
+	g := guard(t, plan, "connection-budget")
+	require.Equal(t, scaling.Block, g.Outcome)
+	assert.Equal(t, "(5 replicas + 2 surge) x pool 20 + 0 others = 140 connections; max_connections 100 (CNPG Cluster ironflow-pg) - 3 reserved = 97", g.Reason)
+	assert.Contains(t, g.Remedy, "pooler")
+
+	// The caller's own max_connections wins over the Cluster's.
+	plan, err = e.client.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 5, Budget: scale.ConnectionBudget{MaxConnections: 500, Others: 10}})
+	require.NoError(t, err)
+	g = guard(t, plan, "connection-budget")
+	assert.Equal(t, scaling.Pass, g.Outcome, g.Reason)
+	assert.Contains(t, g.Reason, "+ 10 others = 150 connections; max_connections 500 (stated by the caller)")
+
+	// A PgBouncer pooler in front passes.
+	e = newFakeEnv(t, withPostgres(3, 20, 100, true))
+	plan, err = e.client.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 5})
+	require.NoError(t, err)
+	g = guard(t, plan, "connection-budget")
+	assert.Equal(t, scaling.Pass, g.Outcome)
+	assert.Contains(t, g.Reason, "Pooler ironflow-pg-pooler-rw fronts the database")
+
+	_, err = e.client.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 5, Budget: scale.ConnectionBudget{MaxConnections: 3, Reserved: 3}})
+	assert.ErrorIs(t, err, scaling.ErrInvalidInput)
+}
