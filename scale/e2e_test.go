@@ -198,3 +198,30 @@ func TestE2EQuotaTooSmallIsBlockedWithoutWrites(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 3, *d.Spec.Replicas)
 }
+
+func TestE2EDownLowersHPAMinimumOnePodLeft(t *testing.T) {
+	vals := appOnly(3)
+	vals["autoscaling"] = map[string]any{"enabled": true, "minReplicas": 3, "maxReplicas": 10}
+	e := newRealEnv(t, vals)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// The chart renders no spec.replicas under an HPA: the Deployment starts
+	// at 1 and the real HPA controller raises it to its minimum of 3.
+	require.Eventually(t, func() bool { return e.readyPods(t) == 3 }, time.Minute, 50*time.Millisecond, "HPA scales to minReplicas")
+
+	plan, err := e.client.PlanDown(ctx, scale.Down{Namespace: e.ns, Release: release})
+	require.NoError(t, err)
+	require.Empty(t, plan.Blocking(), plan.String())
+	require.Len(t, plan.Steps, 2)
+	_, err = e.client.Apply(ctx, plan)
+	require.NoError(t, err)
+	v, err := e.client.Verify(ctx, plan)
+	require.NoError(t, err)
+	require.Equal(t, scaling.Succeeded, v.Phase, v.String())
+	c, _ := v.Check("hpa-min")
+	assert.True(t, c.Passed)
+	assert.Equal(t, 1, e.readyPods(t))
+	h, err := e.cluster.Kube.AutoscalingV2().HorizontalPodAutoscalers(e.ns).Get(ctx, release, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, *h.Spec.MinReplicas)
+}

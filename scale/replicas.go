@@ -85,6 +85,11 @@ type replicasSpec struct {
 	Revision int               `json:"revision"`
 	Values   map[string]any    `json:"values"`
 	Workload scaling.ObjectRef `json:"workload"`
+	// PatchScale: the chart does not render spec.replicas (an HPA owns it),
+	// so Apply sets it through the scale subresource after the upgrade.
+	PatchScale bool `json:"patchScale,omitempty"`
+	// HPA is the autoscaler whose minReplicas the plan lowers (scale.Down).
+	HPA string `json:"hpa,omitempty"`
 }
 
 // probeReplicas is a count no chart defaults to: rendering the chart with it
@@ -273,12 +278,9 @@ func targets(h *autoscalingv2.HorizontalPodAutoscaler, ref scaling.ObjectRef) bo
 func (c *Client) applyReplicas(ctx context.Context, plan *scaling.Plan, spec *replicasSpec) (*scaling.Applied, error) {
 	r := spec.Request
 	res := &scaling.Applied{Operation: plan.Operation, Target: plan.Target, Started: time.Now()}
-	rel, err := c.releases.Last(ctx, r.Namespace, r.Release)
+	rel, err := helmplan.Last(ctx, c.releases, r.Namespace, r.Release)
 	if err != nil {
 		return nil, err
-	}
-	if rel.Pending() {
-		return nil, &scaling.ReleasePendingError{Namespace: r.Namespace, Release: r.Release, Status: rel.Status, Revision: rel.Revision}
 	}
 	live, err := getWorkload(ctx, c.kube, spec.Workload)
 	if err != nil {
@@ -317,6 +319,17 @@ func (c *Client) applyReplicas(ctx context.Context, plan *scaling.Plan, spec *re
 	}
 	res.Changed = true
 	res.Fingerprint[helmplan.FingerprintKey(r.Namespace, r.Release)] = helmplan.Revision(up.Revision)
+	if spec.PatchScale {
+		// The chart leaves the count to the HPA, so the upgrade did not set
+		// it: write it through the scale subresource, as `kubectl scale` does.
+		step := plan.Steps[1]
+		c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepStarted, Operation: plan.Operation, Step: &step, Index: 1})
+		err := patchScale(ctx, c.kube, spec.Workload, r.Replicas)
+		c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepFinished, Operation: plan.Operation, Step: &step, Index: 1, Err: err})
+		if err != nil {
+			return nil, err
+		}
+	}
 	if after, err := getWorkload(ctx, c.kube, spec.Workload); err == nil {
 		res.Fingerprint[after.fingerprintKey()] = strconv.FormatInt(after.Generation, 10)
 	}
@@ -368,6 +381,22 @@ func (c *Client) verifyReplicas(ctx context.Context, plan *scaling.Plan, spec *r
 		v.Checks = []scaling.Check{{Name: "release-value", Expected: strconv.Itoa(int(r.Replicas)), Observed: strconv.FormatInt(n, 10), ObservedAt: time.Now()}}
 		return finish(scaling.Failed, fmt.Sprintf("release %s/%s revision %d does not carry %s=%d: the plan is not applied, or was rolled back", r.Namespace, r.Release, rel.Revision, r.ValuePath, r.Replicas))
 	}
+	var hpaCheck *scaling.Check
+	if spec.HPA != "" {
+		h, err := c.kube.AutoscalingV2().HorizontalPodAutoscalers(r.Namespace).Get(ctx, spec.HPA, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("reading HPA %s: %w", spec.HPA, err)
+		}
+		minR := int32(1)
+		if h.Spec.MinReplicas != nil {
+			minR = *h.Spec.MinReplicas
+		}
+		hpaCheck = &scaling.Check{Name: "hpa-min", Expected: strconv.Itoa(int(r.Replicas)), Observed: strconv.Itoa(int(minR)), Passed: minR == r.Replicas, ObservedAt: time.Now()}
+		if !hpaCheck.Passed {
+			v.Checks = []scaling.Check{*hpaCheck}
+			return finish(scaling.Failed, fmt.Sprintf("HPA %s has minReplicas %d, the plan set %d", spec.HPA, minR, r.Replicas))
+		}
+	}
 	w, err := getWorkload(ctx, c.kube, spec.Workload)
 	if err != nil {
 		return nil, err
@@ -389,6 +418,9 @@ func (c *Client) verifyReplicas(ctx context.Context, plan *scaling.Plan, spec *r
 			{Name: "rollout-observed", Expected: fmt.Sprintf("observedGeneration >= %d", ro.generation), Observed: strconv.FormatInt(ro.observedGeneration, 10), Passed: ro.observedGeneration >= ro.generation, ObservedAt: now},
 			{Name: "pods-ready", Expected: want + " Ready pods of the current revision", Observed: fmt.Sprintf("%d Ready of %d", ro.ready, ro.current), Passed: ro.ready == r.Replicas && ro.current == r.Replicas, Detail: pendingDetail(ro.pending), ObservedAt: now},
 			{Name: "old-pods-gone", Expected: "0 pods of older revisions", Observed: strconv.Itoa(int(ro.others)), Passed: ro.others == 0, ObservedAt: now},
+		}
+		if hpaCheck != nil {
+			v.Checks = append(v.Checks, *hpaCheck)
 		}
 		for i := range v.Checks {
 			ch := &v.Checks[i]

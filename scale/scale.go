@@ -3,8 +3,8 @@
 // replicaCount=N`, but as a Plan that can be reviewed, an Apply that refuses
 // stale or unsafe plans, and a Verify that watches the pods come up.
 //
-// Each operation has its own file: Replicas (replicas.go). Apply and Verify
-// take any plan made by this package.
+// Each operation has its own file: Replicas (replicas.go), Down (down.go).
+// Apply and Verify take any plan made by this package.
 package scale
 
 import (
@@ -76,7 +76,7 @@ func (c *Client) Apply(ctx context.Context, plan *scaling.Plan) (*scaling.Applie
 		return nil, &scaling.GuardBlockedError{Operation: plan.Operation, Guards: blocked}
 	}
 	switch plan.Operation {
-	case OpReplicas:
+	case OpReplicas, OpDown:
 		var spec replicasSpec
 		if err := decodeSpec(plan, &spec); err != nil {
 			return nil, err
@@ -100,7 +100,7 @@ func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verif
 		defer cancel()
 	}
 	switch plan.Operation {
-	case OpReplicas:
+	case OpReplicas, OpDown:
 		var spec replicasSpec
 		if err := decodeSpec(plan, &spec); err != nil {
 			return nil, err

@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ironflow/scaling"
@@ -234,4 +235,23 @@ func metaOf(o any) (metav1.Object, error) {
 		return nil, fmt.Errorf("%T has no metadata", o)
 	}
 	return m, nil
+}
+
+// patchScale sets spec.replicas through the scale subresource, the way
+// `kubectl scale` does; it touches nothing else of the workload.
+func patchScale(ctx context.Context, kube kubernetes.Interface, ref scaling.ObjectRef, replicas int32) error {
+	patch := []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, replicas))
+	var err error
+	switch ref.Kind {
+	case "Deployment":
+		_, err = kube.AppsV1().Deployments(ref.Namespace).Patch(ctx, ref.Name, types.MergePatchType, patch, metav1.PatchOptions{}, "scale")
+	case "StatefulSet":
+		_, err = kube.AppsV1().StatefulSets(ref.Namespace).Patch(ctx, ref.Name, types.MergePatchType, patch, metav1.PatchOptions{}, "scale")
+	default:
+		return &scaling.InvalidInputError{Field: "workload kind", Value: ref.Kind, Reason: "only Deployment and StatefulSet are scaled"}
+	}
+	if err != nil {
+		return fmt.Errorf("scaling %s to %d: %w", ref, replicas, err)
+	}
+	return nil
 }

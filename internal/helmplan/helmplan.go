@@ -53,6 +53,16 @@ func FingerprintKey(namespace, name string) string {
 // what Apply will send) and renders the result. A release in a pending state
 // is a *scaling.ReleasePendingError.
 func Plan(ctx context.Context, releases scaling.Releases, namespace, name string, sets []Set) (*Result, error) {
+	rel, err := Last(ctx, releases, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	return PlanFrom(ctx, releases, rel, sets)
+}
+
+// Last reads the newest revision and refuses a pending one with a
+// *scaling.ReleasePendingError: Helm would refuse to upgrade it anyway.
+func Last(ctx context.Context, releases scaling.Releases, namespace, name string) (*scaling.Release, error) {
 	rel, err := releases.Last(ctx, namespace, name)
 	if err != nil {
 		return nil, err
@@ -60,6 +70,13 @@ func Plan(ctx context.Context, releases scaling.Releases, namespace, name string
 	if rel.Pending() {
 		return nil, &scaling.ReleasePendingError{Namespace: namespace, Release: name, Status: rel.Status, Revision: rel.Revision}
 	}
+	return rel, nil
+}
+
+// PlanFrom is Plan for a release the caller has already read with Last, when
+// the sets depend on its values.
+func PlanFrom(ctx context.Context, releases scaling.Releases, rel *scaling.Release, sets []Set) (*Result, error) {
+	namespace, name := rel.Namespace, rel.Name
 	vals := values.Copy(rel.Values)
 	for _, s := range sets {
 		if err := values.Set(vals, s.Path, s.Value); err != nil {

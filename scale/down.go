@@ -1,0 +1,178 @@
+package scale
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/helmplan"
+	"github.com/ironflow/scaling/internal/manifest"
+	"github.com/ironflow/scaling/internal/values"
+)
+
+// OpDown is the Plan.Operation of Down plans.
+const OpDown = "scale.Down"
+
+// Down is the runbook's "scale down to save cost" (off-hours): it sets the
+// replica count and, when the release runs an HPA, lowers the HPA's
+// minReplicas to the same count, so the HPA does not scale the workload
+// straight back up to its old minimum.
+type Down struct {
+	Namespace string `json:"namespace"`
+	Release   string `json:"release"`
+	// Replicas is the count to run; nil means 1.
+	Replicas *int32 `json:"replicas,omitempty"`
+	// ValuePath drives the count when no HPA does; default "replicaCount".
+	ValuePath string `json:"valuePath,omitempty"`
+	// AutoscalingPath says whether the chart runs an HPA; default
+	// "autoscaling.enabled". MinReplicasPath is the HPA's minimum; default
+	// "autoscaling.minReplicas".
+	AutoscalingPath string `json:"autoscalingPath,omitempty"`
+	MinReplicasPath string `json:"minReplicasPath,omitempty"`
+}
+
+func (d *Down) defaults() (int32, error) {
+	if d.ValuePath == "" {
+		d.ValuePath = DefaultReplicasPath
+	}
+	if d.AutoscalingPath == "" {
+		d.AutoscalingPath = "autoscaling.enabled"
+	}
+	if d.MinReplicasPath == "" {
+		d.MinReplicasPath = "autoscaling.minReplicas"
+	}
+	n := int32(1)
+	if d.Replicas != nil {
+		n = *d.Replicas
+	}
+	switch {
+	case d.Namespace == "":
+		return 0, &scaling.InvalidInputError{Field: "Down.Namespace", Value: `""`, Reason: "is required"}
+	case d.Release == "":
+		return 0, &scaling.InvalidInputError{Field: "Down.Release", Value: `""`, Reason: "is required"}
+	case n < 0:
+		return 0, &scaling.InvalidInputError{Field: "Down.Replicas", Value: n, Reason: "must be 0 or more"}
+	}
+	for field, p := range map[string]string{"Down.ValuePath": d.ValuePath, "Down.AutoscalingPath": d.AutoscalingPath, "Down.MinReplicasPath": d.MinReplicasPath} {
+		if _, err := values.Split(p); err != nil {
+			return 0, &scaling.InvalidInputError{Field: field, Value: p, Reason: err.Error()}
+		}
+	}
+	return n, nil
+}
+
+// PlanDown returns the plan of a scale-down. Errors are typed as for
+// PlanReplicas. An HPA's minReplicas of 0 is not allowed by Kubernetes by
+// default, so scaling an autoscaled release to 0 is blocked.
+func (c *Client) PlanDown(ctx context.Context, d Down) (*scaling.Plan, error) {
+	n, err := d.defaults()
+	if err != nil {
+		return nil, err
+	}
+	rel, err := helmplan.Last(ctx, c.releases, d.Namespace, d.Release)
+	if err != nil {
+		return nil, err
+	}
+	autoscaled := values.Bool(rel.Computed, d.AutoscalingPath)
+	sets := []helmplan.Set{{Path: d.ValuePath, Value: int64(n)}}
+	if autoscaled {
+		sets = append(sets, helmplan.Set{Path: d.MinReplicasPath, Value: int64(n)})
+	}
+	hp, err := helmplan.PlanFrom(ctx, c.releases, rel, sets)
+	if err != nil {
+		return nil, err
+	}
+	r := Replicas{Namespace: d.Namespace, Release: d.Release, Replicas: n, ValuePath: d.ValuePath}
+	plan := &scaling.Plan{
+		Version: scaling.PlanVersion, Operation: OpDown, Target: helmplan.Ref(d.Namespace, d.Release),
+		Diff: hp.Diff, CreatedAt: time.Now().UTC(),
+		Fingerprint: scaling.Fingerprint{helmplan.FingerprintKey(d.Namespace, d.Release): helmplan.Revision(rel.Revision)},
+	}
+	spec := replicasSpec{Request: r, Revision: rel.Revision, Values: hp.Values}
+
+	ref, err := c.drivenWorkload(ctx, r, hp)
+	if err != nil {
+		return nil, err
+	}
+	if ref == nil && autoscaled {
+		hpa, target, ok := renderedHPA(hp.After)
+		if ok {
+			ref, spec.PatchScale, spec.HPA = &target, true, hpa
+		}
+	}
+	if ref == nil {
+		return nil, &scaling.NotFoundError{Object: plan.Target, Detail: fmt.Sprintf("no Deployment or StatefulSet follows %s, and no HPA of the release names one", d.ValuePath)}
+	}
+	spec.Workload = *ref
+	live, err := getWorkload(ctx, c.kube, *ref)
+	if err != nil {
+		return nil, err
+	}
+	plan.Fingerprint[live.fingerprintKey()] = strconv.FormatInt(live.Generation, 10)
+	plan.Summary = fmt.Sprintf("Scale %s down from %d to %d replicas.", ref, live.Replicas, n)
+
+	g := scaling.GuardResult{Name: "hpa", Outcome: scaling.Pass, Reason: "no HPA in the release"}
+	switch {
+	case autoscaled && n == 0:
+		g = scaling.GuardResult{Name: "hpa", Outcome: scaling.Block, Reason: "HPA " + spec.HPA + " cannot have minReplicas 0",
+			Remedy: "scale to 1, or disable autoscaling first"}
+	case autoscaled:
+		g.Reason = fmt.Sprintf("HPA %s gets minReplicas %d, so it does not scale %s back up to its old minimum", spec.HPA, n, ref)
+	default:
+		// An HPA outside the release would undo the count.
+		if hg, err := c.hpaGuard(ctx, r, *ref); err != nil {
+			return nil, err
+		} else if hg.Outcome != scaling.Pass {
+			g = hg
+			g.Remedy = "the HPA is not part of the release: lower its minReplicas, or delete it, first"
+		}
+	}
+	plan.Guards = append(plan.Guards, g)
+
+	current, _ := values.Int(rel.Computed, d.ValuePath)
+	if hp.Changed() || live.Replicas != n {
+		plan.Steps = append(plan.Steps, scaling.Step{Action: "helm upgrade", Object: plan.Target, Field: d.ValuePath,
+			Before: strconv.FormatInt(current, 10), After: strconv.Itoa(int(n)), Note: setsNote(sets)})
+		if spec.PatchScale {
+			plan.Steps = append(plan.Steps, scaling.Step{Action: "scale subresource", Object: *ref, Field: "spec.replicas",
+				Before: strconv.Itoa(int(live.Replicas)), After: strconv.Itoa(int(n)), Note: "the chart leaves spec.replicas to the HPA, so the upgrade cannot set it"})
+		}
+	} else {
+		plan.NoOp = true
+	}
+	if plan.Spec, err = encodeSpec(spec); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+func setsNote(sets []helmplan.Set) string {
+	s := "sets"
+	for i, x := range sets {
+		if i > 0 {
+			s += ","
+		}
+		s += fmt.Sprintf(" %s=%v", x.Path, x.Value)
+	}
+	return s + " on top of the deployed user values"
+}
+
+// renderedHPA returns the first HPA the release renders and its target.
+func renderedHPA(objs map[string]manifest.Object) (string, scaling.ObjectRef, bool) {
+	for _, o := range objs {
+		if o.Obj.GetKind() != "HorizontalPodAutoscaler" {
+			continue
+		}
+		var h autoscalingv2.HorizontalPodAutoscaler
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Obj.Object, &h); err != nil {
+			continue
+		}
+		return h.Name, scaling.ObjectRef{Kind: h.Spec.ScaleTargetRef.Kind, Namespace: o.Obj.GetNamespace(), Name: h.Spec.ScaleTargetRef.Name}, true
+	}
+	return "", scaling.ObjectRef{}, false
+}
