@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -224,4 +225,36 @@ func TestE2EDownLowersHPAMinimumOnePodLeft(t *testing.T) {
 	h, err := e.cluster.Kube.AutoscalingV2().HorizontalPodAutoscalers(e.ns).Get(ctx, release, metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, *h.Spec.MinReplicas)
+}
+
+func TestE2EAutoscaleWithBehaviorReadBack(t *testing.T) {
+	e := newRealEnv(t, appOnly(3))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	plan, err := e.client.PlanAutoscale(ctx, requestRate(e.ns, 2, 6))
+	require.NoError(t, err)
+	require.Empty(t, plan.Blocking(), plan.String())
+	_, err = e.client.Apply(ctx, plan)
+	require.NoError(t, err)
+	v, err := e.client.Verify(ctx, plan)
+	require.NoError(t, err)
+	require.Equal(t, scaling.Succeeded, v.Phase, v.String())
+
+	h, err := e.cluster.Kube.AutoscalingV2().HorizontalPodAutoscalers(e.ns).Get(ctx, release, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, *h.Spec.MinReplicas)
+	assert.EqualValues(t, 6, h.Spec.MaxReplicas)
+	require.Len(t, h.Spec.Metrics, 2)
+	assert.Equal(t, "http_requests_per_second", h.Spec.Metrics[1].Pods.Metric.Name)
+	assert.Equal(t, "1k", h.Spec.Metrics[1].Pods.Target.AverageValue.String())
+	require.NotNil(t, h.Spec.Behavior)
+	assert.EqualValues(t, 300, *h.Spec.Behavior.ScaleDown.StabilizationWindowSeconds)
+	assert.Len(t, h.Spec.Behavior.ScaleUp.Policies, 2)
+	assert.Equal(t, autoscalingv2.MaxChangePolicySelect, *h.Spec.Behavior.ScaleUp.SelectPolicy)
+
+	e.rec.Reset()
+	again, err := e.client.Apply(ctx, plan)
+	require.NoError(t, err)
+	assert.False(t, again.Changed)
+	assert.Empty(t, e.rec.Mutating())
 }

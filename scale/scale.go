@@ -3,7 +3,8 @@
 // replicaCount=N`, but as a Plan that can be reviewed, an Apply that refuses
 // stale or unsafe plans, and a Verify that watches the pods come up.
 //
-// Each operation has its own file: Replicas (replicas.go), Down (down.go).
+// Each operation has its own file: Replicas (replicas.go), Down (down.go),
+// Autoscale (autoscale.go).
 // Apply and Verify take any plan made by this package.
 package scale
 
@@ -82,6 +83,12 @@ func (c *Client) Apply(ctx context.Context, plan *scaling.Plan) (*scaling.Applie
 			return nil, err
 		}
 		return c.applyReplicas(ctx, plan, &spec)
+	case OpAutoscale:
+		var spec autoscaleSpec
+		if err := decodeSpec(plan, &spec); err != nil {
+			return nil, err
+		}
+		return c.applyAutoscale(ctx, plan, &spec)
 	}
 	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a scale operation"}
 }
@@ -106,6 +113,12 @@ func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verif
 			return nil, err
 		}
 		return c.verifyReplicas(ctx, plan, &spec)
+	case OpAutoscale:
+		var spec autoscaleSpec
+		if err := decodeSpec(plan, &spec); err != nil {
+			return nil, err
+		}
+		return c.verifyAutoscale(ctx, plan, &spec)
 	}
 	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a scale operation"}
 }

@@ -1,0 +1,426 @@
+package scale
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/await"
+	"github.com/ironflow/scaling/internal/helmplan"
+	"github.com/ironflow/scaling/internal/manifest"
+	"github.com/ironflow/scaling/internal/values"
+)
+
+// OpAutoscale is the Plan.Operation of Autoscale plans.
+const OpAutoscale = "scale.Autoscale"
+
+// Autoscale enables or tunes the release's HorizontalPodAutoscaler
+// (autoscaling/v2) through its chart values: the runbook's "scale based on
+// request rate".
+type Autoscale struct {
+	Namespace string `json:"namespace"`
+	Release   string `json:"release"`
+	// MinReplicas (>= 1) and MaxReplicas (>= MinReplicas) bound the HPA.
+	MinReplicas int32 `json:"minReplicas"`
+	MaxReplicas int32 `json:"maxReplicas"`
+	// TargetCPUUtilization and TargetMemoryUtilization are average
+	// utilization targets in percent of the pods' requests; 0 keeps the
+	// chart's setting. They need container resource requests.
+	TargetCPUUtilization    int32 `json:"targetCPUUtilization,omitempty"`
+	TargetMemoryUtilization int32 `json:"targetMemoryUtilization,omitempty"`
+	// PodsMetrics scale on a per-pod custom metric's average, e.g.
+	// http_requests_per_second 1000. They replace the chart's extra metrics.
+	PodsMetrics []PodsMetric `json:"podsMetrics,omitempty"`
+	// Behavior sets scale-up and scale-down policies and stabilization
+	// windows; nil keeps the chart's.
+	Behavior *autoscalingv2.HorizontalPodAutoscalerBehavior `json:"behavior,omitempty"`
+	// Paths are the chart's value paths; the zero value is the reference
+	// chart's (autoscaling.*).
+	Paths AutoscalePaths `json:"paths"`
+}
+
+// PodsMetric is an autoscaling/v2 Pods metric with an AverageValue target.
+type PodsMetric struct {
+	Name         string            `json:"name"`
+	AverageValue resource.Quantity `json:"averageValue"`
+}
+
+// AutoscalePaths name the chart values Autoscale writes.
+type AutoscalePaths struct {
+	Enabled, MinReplicas, MaxReplicas, CPU, Memory, Metrics, Behavior string
+}
+
+func (p *AutoscalePaths) defaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&p.Enabled, "autoscaling.enabled")
+	def(&p.MinReplicas, "autoscaling.minReplicas")
+	def(&p.MaxReplicas, "autoscaling.maxReplicas")
+	def(&p.CPU, "autoscaling.targetCPUUtilizationPercentage")
+	def(&p.Memory, "autoscaling.targetMemoryUtilizationPercentage")
+	def(&p.Metrics, "autoscaling.metrics")
+	def(&p.Behavior, "autoscaling.behavior")
+}
+
+func (a *Autoscale) validate() error {
+	a.Paths.defaults()
+	bad := func(field string, v any, why string) error {
+		return &scaling.InvalidInputError{Field: "Autoscale." + field, Value: v, Reason: why}
+	}
+	switch {
+	case a.Namespace == "":
+		return bad("Namespace", `""`, "is required")
+	case a.Release == "":
+		return bad("Release", `""`, "is required")
+	case a.MinReplicas < 1:
+		return bad("MinReplicas", a.MinReplicas, "must be at least 1 (an HPA cannot scale to zero)")
+	case a.MaxReplicas < a.MinReplicas:
+		return bad("MaxReplicas", a.MaxReplicas, fmt.Sprintf("must be at least MinReplicas (%d)", a.MinReplicas))
+	case a.TargetCPUUtilization < 0:
+		return bad("TargetCPUUtilization", a.TargetCPUUtilization, "must be a positive percentage")
+	case a.TargetMemoryUtilization < 0:
+		return bad("TargetMemoryUtilization", a.TargetMemoryUtilization, "must be a positive percentage")
+	}
+	for i, m := range a.PodsMetrics {
+		if m.Name == "" || m.AverageValue.Sign() <= 0 {
+			return bad(fmt.Sprintf("PodsMetrics[%d]", i), m, "needs a metric name and a positive average value")
+		}
+	}
+	if b := a.Behavior; b != nil {
+		for dir, rules := range map[string]*autoscalingv2.HPAScalingRules{"ScaleUp": b.ScaleUp, "ScaleDown": b.ScaleDown} {
+			if rules == nil {
+				continue
+			}
+			if w := rules.StabilizationWindowSeconds; w != nil && (*w < 0 || *w > 3600) {
+				return bad("Behavior."+dir+".StabilizationWindowSeconds", *w, "must be within 0..3600")
+			}
+			if sp := rules.SelectPolicy; sp != nil && *sp != autoscalingv2.MaxChangePolicySelect && *sp != autoscalingv2.MinChangePolicySelect && *sp != autoscalingv2.DisabledPolicySelect {
+				return bad("Behavior."+dir+".SelectPolicy", *sp, "must be Max, Min or Disabled")
+			}
+			for _, p := range rules.Policies {
+				if (p.Type != autoscalingv2.PodsScalingPolicy && p.Type != autoscalingv2.PercentScalingPolicy) || p.Value <= 0 || p.PeriodSeconds <= 0 || p.PeriodSeconds > 1800 {
+					return bad("Behavior."+dir+".Policies", p, "type must be Pods or Percent, value > 0, period within 1..1800 s")
+				}
+			}
+		}
+	}
+	for _, p := range []string{a.Paths.Enabled, a.Paths.MinReplicas, a.Paths.MaxReplicas, a.Paths.CPU, a.Paths.Memory, a.Paths.Metrics, a.Paths.Behavior} {
+		if _, err := values.Split(p); err != nil {
+			return bad("Paths", p, err.Error())
+		}
+	}
+	return nil
+}
+
+func (a *Autoscale) sets() ([]helmplan.Set, error) {
+	p := a.Paths
+	sets := []helmplan.Set{{Path: p.Enabled, Value: true}, {Path: p.MinReplicas, Value: int64(a.MinReplicas)}, {Path: p.MaxReplicas, Value: int64(a.MaxReplicas)}}
+	if a.TargetCPUUtilization > 0 {
+		sets = append(sets, helmplan.Set{Path: p.CPU, Value: int64(a.TargetCPUUtilization)})
+	}
+	if a.TargetMemoryUtilization > 0 {
+		sets = append(sets, helmplan.Set{Path: p.Memory, Value: int64(a.TargetMemoryUtilization)})
+	}
+	if len(a.PodsMetrics) > 0 {
+		var metrics []any
+		for _, m := range a.PodsMetrics {
+			q := m.AverageValue
+			spec := autoscalingv2.MetricSpec{Type: autoscalingv2.PodsMetricSourceType, Pods: &autoscalingv2.PodsMetricSource{
+				Metric: autoscalingv2.MetricIdentifier{Name: m.Name},
+				Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: &q},
+			}}
+			u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&spec)
+			if err != nil {
+				return nil, err
+			}
+			metrics = append(metrics, u)
+		}
+		sets = append(sets, helmplan.Set{Path: p.Metrics, Value: metrics})
+	}
+	if a.Behavior != nil {
+		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(a.Behavior)
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, helmplan.Set{Path: p.Behavior, Value: u})
+	}
+	return sets, nil
+}
+
+type autoscaleSpec struct {
+	Request  Autoscale                                 `json:"request"`
+	Revision int                                       `json:"revision"`
+	Values   map[string]any                            `json:"values"`
+	HPA      string                                    `json:"hpa"`
+	Workload scaling.ObjectRef                         `json:"workload"`
+	Expected autoscalingv2.HorizontalPodAutoscalerSpec `json:"expected"`
+}
+
+// PlanAutoscale returns the plan that enables or tunes the HPA. Invalid
+// bounds or policies are a *scaling.InvalidInputError and read nothing.
+func (c *Client) PlanAutoscale(ctx context.Context, a Autoscale) (*scaling.Plan, error) {
+	if err := a.validate(); err != nil {
+		return nil, err
+	}
+	sets, err := a.sets()
+	if err != nil {
+		return nil, err
+	}
+	hp, err := helmplan.Plan(ctx, c.releases, a.Namespace, a.Release, sets)
+	if err != nil {
+		return nil, err
+	}
+	name, ref, ok := renderedHPA(hp.After)
+	if !ok {
+		return nil, &scaling.NotFoundError{Object: helmplan.Ref(a.Namespace, a.Release), Detail: "the chart renders no HorizontalPodAutoscaler with " + a.Paths.Enabled + "=true"}
+	}
+	var expected autoscalingv2.HorizontalPodAutoscaler
+	for _, o := range hp.After {
+		if o.Obj.GetKind() == "HorizontalPodAutoscaler" && o.Obj.GetName() == name {
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Obj.Object, &expected); err != nil {
+				return nil, fmt.Errorf("decoding the rendered HPA %s: %w", name, err)
+			}
+		}
+	}
+	live, err := getWorkload(ctx, c.kube, ref)
+	if err != nil {
+		return nil, err
+	}
+	plan := &scaling.Plan{
+		Version: scaling.PlanVersion, Operation: OpAutoscale, Target: helmplan.Ref(a.Namespace, a.Release),
+		Diff: hp.Diff, CreatedAt: time.Now().UTC(),
+		Summary: fmt.Sprintf("Autoscale %s between %d and %d replicas with HPA %s.", ref, a.MinReplicas, a.MaxReplicas, name),
+		// The workload's generation moves whenever the HPA scales it, so the
+		// HPA's own generation stands for it.
+		Fingerprint: scaling.Fingerprint{helmplan.FingerprintKey(a.Namespace, a.Release): helmplan.Revision(hp.Release.Revision)},
+	}
+	hpaRef := scaling.ObjectRef{Kind: "HorizontalPodAutoscaler", Namespace: a.Namespace, Name: name}
+	if h, err := c.kube.AutoscalingV2().HorizontalPodAutoscalers(a.Namespace).Get(ctx, name, metav1.GetOptions{}); err == nil {
+		plan.Fingerprint[hpaRef.String()+" generation"] = strconv.FormatInt(h.Generation, 10)
+	} else if !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("reading HPA %s: %w", name, err)
+	} else {
+		plan.Fingerprint[hpaRef.String()+" generation"] = "absent"
+	}
+
+	rendered, ok := workloadObject(hp.After, ref)
+	if !ok {
+		return nil, fmt.Errorf("the planned manifest of %s/%s lacks %s", a.Namespace, a.Release, ref)
+	}
+	tmpl, _, err := podTemplate(rendered)
+	if err != nil {
+		return nil, err
+	}
+	plan.Guards = append(plan.Guards, requestsGuard(&expected, tmpl.Spec), resetGuard(hp, ref, live.Replicas, a.MinReplicas))
+	for _, s := range sets {
+		before, _ := values.Get(hp.Release.Computed, s.Path)
+		after, _ := values.Get(hp.Rendered.Computed, s.Path)
+		if b, a := short(before), short(after); b != a {
+			plan.Steps = append(plan.Steps, scaling.Step{Action: "helm upgrade", Object: plan.Target, Field: s.Path, Before: b, After: a})
+		}
+	}
+	if !hp.Changed() {
+		plan.NoOp, plan.Steps = true, nil
+	}
+	spec := autoscaleSpec{Request: a, Revision: hp.Release.Revision, Values: hp.Values, HPA: name, Workload: ref, Expected: expected.Spec}
+	if plan.Spec, err = encodeSpec(spec); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+func short(v any) string {
+	if v == nil {
+		return ""
+	}
+	s := fmt.Sprint(v)
+	if len(s) > 60 {
+		s = s[:57] + "..."
+	}
+	return s
+}
+
+// requestsGuard: a utilization target is a percentage of the containers'
+// requests; without requests the HPA cannot compute it and never scales.
+func requestsGuard(h *autoscalingv2.HorizontalPodAutoscaler, pod corev1.PodSpec) scaling.GuardResult {
+	g := scaling.GuardResult{Name: "resource-requests", Outcome: scaling.Pass, Reason: "no utilization target"}
+	for _, m := range h.Spec.Metrics {
+		if m.Type != autoscalingv2.ResourceMetricSourceType || m.Resource == nil || m.Resource.Target.Type != autoscalingv2.UtilizationMetricType {
+			continue
+		}
+		for _, ctr := range pod.Containers {
+			if _, ok := ctr.Resources.Requests[m.Resource.Name]; !ok {
+				g.Outcome = scaling.Block
+				g.Reason = fmt.Sprintf("a %s utilization target needs %s requests, and container %s has none", m.Resource.Name, m.Resource.Name, ctr.Name)
+				g.Remedy = "set resources.requests." + string(m.Resource.Name) + " in the chart values, or target an average value instead"
+				return g
+			}
+		}
+		g.Reason = "every container requests the resources the utilization targets refer to"
+	}
+	return g
+}
+
+// resetGuard warns of the switch to autoscaling: the chart stops rendering
+// spec.replicas, Helm's three-way merge deletes the field, and the API
+// server defaults it to 1 until the HPA raises it to minReplicas.
+func resetGuard(hp *helmplan.Result, ref scaling.ObjectRef, live, minR int32) scaling.GuardResult {
+	g := scaling.GuardResult{Name: "replicas-reset", Outcome: scaling.Pass, Reason: "the release already leaves spec.replicas to the HPA"}
+	before, ok := workloadObject(hp.Before, ref)
+	if !ok {
+		return g
+	}
+	if _, rendered := manifest.Replicas(before); rendered && live > 1 {
+		g.Outcome = scaling.Warn
+		g.Reason = fmt.Sprintf("enabling autoscaling removes spec.replicas from %s: it drops from %d to 1 replica until the HPA raises it to %d (seconds)", ref, live, minR)
+		g.Remedy = "apply outside peak hours, or keep minReplicas at or above the current count"
+	}
+	return g
+}
+
+func (c *Client) applyAutoscale(ctx context.Context, plan *scaling.Plan, spec *autoscaleSpec) (*scaling.Applied, error) {
+	a := spec.Request
+	res := &scaling.Applied{Operation: plan.Operation, Target: plan.Target, Started: time.Now()}
+	rel, err := helmplan.Last(ctx, c.releases, a.Namespace, a.Release)
+	if err != nil {
+		return nil, err
+	}
+	hpaKey := scaling.ObjectRef{Kind: "HorizontalPodAutoscaler", Namespace: a.Namespace, Name: spec.HPA}.String() + " generation"
+	res.Fingerprint = scaling.Fingerprint{helmplan.FingerprintKey(a.Namespace, a.Release): helmplan.Revision(rel.Revision), hpaKey: "absent"}
+	if h, err := c.kube.AutoscalingV2().HorizontalPodAutoscalers(a.Namespace).Get(ctx, spec.HPA, metav1.GetOptions{}); err == nil {
+		res.Fingerprint[hpaKey] = strconv.FormatInt(h.Generation, 10)
+	} else if !apierrors.IsNotFound(err) {
+		return nil, err
+	}
+	same, err := sameValues(rel.Values, spec.Values)
+	if err != nil {
+		return nil, err
+	}
+	if same && rel.Status == "deployed" && res.Fingerprint[hpaKey] != "absent" {
+		res.Reason = fmt.Sprintf("release %s/%s revision %d already carries these values", a.Namespace, a.Release, rel.Revision)
+		res.Finished = time.Now()
+		return res, nil
+	}
+	if drift := plan.Fingerprint.Compare(res.Fingerprint); len(drift) > 0 {
+		return nil, &scaling.StalePlanError{Operation: plan.Operation, Drift: drift}
+	}
+	if len(plan.Steps) == 0 {
+		res.Reason, res.Finished = "the plan has no steps", time.Now()
+		return res, nil
+	}
+	step := plan.Steps[0]
+	c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepStarted, Operation: plan.Operation, Step: &step})
+	up, err := c.releases.Upgrade(ctx, a.Namespace, a.Release, spec.Revision, spec.Values)
+	c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepFinished, Operation: plan.Operation, Step: &step, Err: err})
+	if err != nil {
+		return nil, err
+	}
+	res.Changed = true
+	res.Fingerprint[helmplan.FingerprintKey(a.Namespace, a.Release)] = helmplan.Revision(up.Revision)
+	res.Finished = time.Now()
+	return res, nil
+}
+
+// verifyAutoscale watches the HPA and the workload until the HPA has the
+// planned spec and the workload runs a Ready count within [min, max].
+func (c *Client) verifyAutoscale(ctx context.Context, plan *scaling.Plan, spec *autoscaleSpec) (*scaling.Verification, error) {
+	a := spec.Request
+	v := &scaling.Verification{Operation: plan.Operation, Target: plan.Target, Started: time.Now()}
+	w, err := getWorkload(ctx, c.kube, spec.Workload)
+	if err != nil {
+		return nil, err
+	}
+	hpas := c.kube.AutoscalingV2().HorizontalPodAutoscalers(a.Namespace)
+	sources := append(workloadSources(c.kube, w), await.Typed(c.kube, "hpa", &autoscalingv2.HorizontalPodAutoscaler{}, hpas.List, hpas.Watch, await.ByName(spec.HPA)))
+	var overridden string
+	err = await.Until(ctx, sources, func(s await.Stores) (bool, error) {
+		obj, pods, rsets := fromStores(s[:len(s)-1], spec.Workload)
+		list := await.List[*autoscalingv2.HorizontalPodAutoscaler](s[len(s)-1])
+		now := time.Now()
+		hpaCheck := scaling.Check{Name: "hpa-spec", Expected: fmt.Sprintf("HPA %s as planned (min %d, max %d)", spec.HPA, a.MinReplicas, a.MaxReplicas), Observed: "absent", ObservedAt: now}
+		var live *autoscalingv2.HorizontalPodAutoscaler
+		if len(list) == 1 {
+			live = list[0]
+			minR := int32(1)
+			if live.Spec.MinReplicas != nil {
+				minR = *live.Spec.MinReplicas
+			}
+			hpaCheck.Observed = fmt.Sprintf("min %d, max %d, %d metric(s)", minR, live.Spec.MaxReplicas, len(live.Spec.Metrics))
+			hpaCheck.Passed = hpaMatches(&spec.Expected, &live.Spec)
+		}
+		rangeCheck := scaling.Check{Name: "replicas-in-range", Expected: fmt.Sprintf("[%d, %d] Ready", a.MinReplicas, a.MaxReplicas), Observed: "no workload", ObservedAt: now}
+		if obj != nil {
+			ro := observeRollout(obj, pods, rsets)
+			rangeCheck.Observed = fmt.Sprintf("spec %d, %d Ready of %d", ro.specReplicas, ro.ready, ro.current)
+			rangeCheck.Passed = ro.specReplicas >= a.MinReplicas && ro.specReplicas <= a.MaxReplicas && ro.ready == ro.specReplicas && ro.current == ro.specReplicas && ro.others == 0
+			rangeCheck.Detail = pendingDetail(ro.pending)
+		}
+		v.Checks = []scaling.Check{hpaCheck, rangeCheck}
+		for i := range v.Checks {
+			c.opts.Progress.Emit(scaling.Event{Kind: scaling.CheckObserved, Operation: plan.Operation, Check: &v.Checks[i]})
+		}
+		if live != nil && !hpaCheck.Passed && live.Generation > 0 && spec.Expected.MaxReplicas != live.Spec.MaxReplicas {
+			overridden = fmt.Sprintf("HPA %s has maxReplicas %d, the plan set %d", spec.HPA, live.Spec.MaxReplicas, spec.Expected.MaxReplicas)
+			return true, nil
+		}
+		return hpaCheck.Passed && rangeCheck.Passed, nil
+	})
+	v.Finished = time.Now()
+	v.Duration = v.Finished.Sub(v.Started)
+	switch {
+	case overridden != "":
+		v.Phase, v.Reason = scaling.Overridden, overridden
+	case err == nil:
+		v.Phase = scaling.Succeeded
+	case ctx.Err() != nil:
+		v.Phase, v.Reason = scaling.TimedOut, "deadline passed before every check held"
+	default:
+		v.Phase, v.Reason = scaling.Failed, err.Error()
+	}
+	return v, nil
+}
+
+// hpaMatches compares what the plan rendered with what the API server
+// stores. The server fills defaults into behavior (policies, select policy,
+// windows), so behavior is compared only where the plan set it.
+func hpaMatches(want, got *autoscalingv2.HorizontalPodAutoscalerSpec) bool {
+	if deref(want.MinReplicas) != deref(got.MinReplicas) || want.MaxReplicas != got.MaxReplicas || !equality.Semantic.DeepEqual(want.Metrics, got.Metrics) {
+		return false
+	}
+	if want.Behavior == nil {
+		return true
+	}
+	if got.Behavior == nil {
+		return false
+	}
+	return rulesMatch(want.Behavior.ScaleUp, got.Behavior.ScaleUp) && rulesMatch(want.Behavior.ScaleDown, got.Behavior.ScaleDown)
+}
+
+func rulesMatch(want, got *autoscalingv2.HPAScalingRules) bool {
+	if want == nil {
+		return true
+	}
+	if got == nil {
+		return false
+	}
+	if want.StabilizationWindowSeconds != nil && (got.StabilizationWindowSeconds == nil || *want.StabilizationWindowSeconds != *got.StabilizationWindowSeconds) {
+		return false
+	}
+	if want.SelectPolicy != nil && (got.SelectPolicy == nil || *want.SelectPolicy != *got.SelectPolicy) {
+		return false
+	}
+	return len(want.Policies) == 0 || equality.Semantic.DeepEqual(want.Policies, got.Policies)
+}
