@@ -258,3 +258,26 @@ func TestE2EAutoscaleWithBehaviorReadBack(t *testing.T) {
 	assert.False(t, again.Changed)
 	assert.Empty(t, e.rec.Mutating())
 }
+
+func TestE2ERolloutRestartLandsPodsOnANewNode(t *testing.T) {
+	e := newRealEnv(t, appOnly(6))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	require.Eventually(t, func() bool { return e.readyPods(t) == 6 }, time.Minute, 50*time.Millisecond)
+	node := "kwok-node-" + e.ns // unique per run, so reruns add a fresh node
+	require.NoError(t, testenv.Shared().AddNode(ctx, testenv.NodeSpec{Name: node}))
+
+	target := scaling.ObjectRef{Kind: "Deployment", Namespace: e.ns, Name: release}
+	plan, err := e.client.PlanRolloutRestart(ctx, scale.RolloutRestart{Workload: target})
+	require.NoError(t, err)
+	require.Empty(t, plan.Blocking())
+	assert.NotContains(t, plan.Summary, node, "no pod runs on the new node before the restart")
+	_, err = e.client.Apply(ctx, plan)
+	require.NoError(t, err)
+	v, err := e.client.Verify(ctx, plan)
+	require.NoError(t, err)
+	require.Equal(t, scaling.Succeeded, v.Phase, v.String())
+	spread, _ := v.Check("spread")
+	assert.Contains(t, spread.Observed, node+"=", "the scheduler put new pods on the empty node: %s", spread.Observed)
+	t.Logf("spread %s; after: %s", spread.Detail, spread.Observed)
+}

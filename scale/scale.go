@@ -4,7 +4,7 @@
 // stale or unsafe plans, and a Verify that watches the pods come up.
 //
 // Each operation has its own file: Replicas (replicas.go), Down (down.go),
-// Autoscale (autoscale.go).
+// Autoscale (autoscale.go), RolloutRestart (restart.go).
 // Apply and Verify take any plan made by this package.
 package scale
 
@@ -89,6 +89,12 @@ func (c *Client) Apply(ctx context.Context, plan *scaling.Plan) (*scaling.Applie
 			return nil, err
 		}
 		return c.applyAutoscale(ctx, plan, &spec)
+	case OpRolloutRestart:
+		var spec restartSpec
+		if err := decodeSpec(plan, &spec); err != nil {
+			return nil, err
+		}
+		return c.applyRestart(ctx, plan, &spec)
 	}
 	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a scale operation"}
 }
@@ -119,6 +125,12 @@ func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verif
 			return nil, err
 		}
 		return c.verifyAutoscale(ctx, plan, &spec)
+	case OpRolloutRestart:
+		var spec restartSpec
+		if err := decodeSpec(plan, &spec); err != nil {
+			return nil, err
+		}
+		return c.verifyRestart(ctx, plan, &spec)
 	}
 	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a scale operation"}
 }
