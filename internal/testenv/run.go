@@ -12,9 +12,20 @@ var shared *Env
 
 // Run is the body of a TestMain: it starts the environment once for the
 // test package, runs the tests and stops it. A failure to start fails the
-// package (exit code 1, with the component's log tail); it never skips.
+// package (exit code 1, with the component's log tail); it never skips,
+// so a broken environment cannot pass as a green run.
 func Run(m *testing.M, opts Options) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	// A cold build takes ~25 min on 2 cores (several test packages wait on
+	// the same build lock), far beyond what starting the components may
+	// take: it gets its own budget so the start keeps its 10 minutes.
+	bctx, cancel := context.WithTimeout(context.Background(), 50*time.Minute)
+	_, err := Binaries(bctx)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "testenv: the real test environment did not start: %v\n", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	env, err := Start(ctx, opts)
 	cancel()
 	if err != nil {
@@ -22,7 +33,12 @@ func Run(m *testing.M, opts Options) int {
 		return 1
 	}
 	shared = env
-	defer env.Stop()
+	defer func() {
+		shared = nil
+		if err := env.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "testenv: stopping the environment: %v\n", err)
+		}
+	}()
 	return m.Run()
 }
 

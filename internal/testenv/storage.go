@@ -48,6 +48,16 @@ func (e *Env) installStorage(ctx context.Context) error {
 	return nil
 }
 
+// startProvisioner runs provision until Stop.
+func (e *Env) startProvisioner() {
+	ctx, cancel := context.WithCancel(context.Background())
+	e.stopProv, e.provDone = cancel, make(chan struct{})
+	go func() {
+		defer close(e.provDone)
+		e.provision(ctx)
+	}()
+}
+
 // provision binds every pending claim of the environment's classes to a new
 // hostPath PV of the requested size, the part of a CSI driver the tests need.
 func (e *Env) provision(ctx context.Context) {
@@ -63,6 +73,7 @@ func (e *Env) provision(ctx context.Context) {
 		Handler: cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(o any) { e.bind(ctx, o) },
 			UpdateFunc: func(_, o any) { e.bind(ctx, o) },
+			DeleteFunc: func(o any) { e.release(ctx, o) },
 		},
 	})
 	ctrl.RunWithContext(ctx)
@@ -86,6 +97,7 @@ func (e *Env) bind(ctx context.Context, o any) {
 		Spec: corev1.PersistentVolumeSpec{
 			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: pvc.Spec.Resources.Requests[corev1.ResourceStorage]},
 			AccessModes:                   pvc.Spec.AccessModes,
+			VolumeMode:                    pvc.Spec.VolumeMode,
 			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimDelete,
 			StorageClassName:              class,
 			ClaimRef:                      &corev1.ObjectReference{Kind: "PersistentVolumeClaim", Namespace: pvc.Namespace, Name: pvc.Name, UID: pvc.UID},
@@ -94,4 +106,20 @@ func (e *Env) bind(ctx context.Context, o any) {
 	}
 	// AlreadyExists is the normal outcome of a repeated update event.
 	_, _ = e.Client.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{})
+}
+
+// release deletes the volume of a deleted claim. KCM's hostPath deleter
+// does it too, but only for paths under /tmp/, which the environment's
+// directory is not when TMPDIR points elsewhere; left alone, the PV would
+// turn Failed and linger.
+func (e *Env) release(ctx context.Context, o any) {
+	if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
+		o = d.Obj
+	}
+	pvc, ok := o.(*corev1.PersistentVolumeClaim)
+	if !ok {
+		return
+	}
+	// NotFound is the normal outcome when KCM got there first.
+	_ = e.Client.CoreV1().PersistentVolumes().Delete(ctx, "pv-"+string(pvc.UID), metav1.DeleteOptions{})
 }
