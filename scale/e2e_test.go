@@ -281,3 +281,32 @@ func TestE2ERolloutRestartLandsPodsOnANewNode(t *testing.T) {
 	assert.Contains(t, spread.Observed, node+"=", "the scheduler put new pods on the empty node: %s", spread.Observed)
 	t.Logf("spread %s; after: %s", spread.Detail, spread.Observed)
 }
+
+func TestE2ETemplateSmallToMediumVerified(t *testing.T) {
+	vals := appOnly(1)
+	vals["cluster"] = map[string]any{"enabled": false}
+	e := newRealEnv(t, vals)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	// The small template cannot take 3 replicas: blocked, nothing written.
+	blocked, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: e.ns, Release: release, Replicas: 3})
+	require.NoError(t, err)
+	require.Len(t, blocked.Blocking(), 1)
+	assert.Equal(t, "clustering", blocked.Blocking()[0].Name)
+	_, err = e.client.Apply(ctx, blocked)
+	require.ErrorIs(t, err, scaling.ErrGuardBlocked)
+	assert.Empty(t, e.rec.Mutating())
+
+	to := scale.Medium
+	to.NATSReplicas, to.PostgresInstances = 1, 1 // the app only: NATS and PostgreSQL are off in this release
+	plan, err := e.client.PlanTemplate(ctx, scale.Template{Namespace: e.ns, Release: release, To: to})
+	require.NoError(t, err)
+	require.Empty(t, plan.Blocking(), plan.String())
+	_, err = e.client.Apply(ctx, plan)
+	require.NoError(t, err)
+	v, err := e.client.Verify(ctx, plan)
+	require.NoError(t, err)
+	require.Equal(t, scaling.Succeeded, v.Phase, v.String())
+	assert.Equal(t, 3, e.readyPods(t))
+}

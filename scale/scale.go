@@ -4,7 +4,8 @@
 // stale or unsafe plans, and a Verify that watches the pods come up.
 //
 // Each operation has its own file: Replicas (replicas.go), Down (down.go),
-// Autoscale (autoscale.go), RolloutRestart (restart.go).
+// Autoscale (autoscale.go), RolloutRestart (restart.go), Template
+// (template.go).
 // Apply and Verify take any plan made by this package.
 package scale
 
@@ -95,6 +96,12 @@ func (c *Client) Apply(ctx context.Context, plan *scaling.Plan) (*scaling.Applie
 			return nil, err
 		}
 		return c.applyRestart(ctx, plan, &spec)
+	case OpTemplate:
+		var spec templateSpec
+		if err := decodeSpec(plan, &spec); err != nil {
+			return nil, err
+		}
+		return c.applyTemplate(ctx, plan, &spec)
 	}
 	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a scale operation"}
 }
@@ -131,6 +138,18 @@ func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verif
 			return nil, err
 		}
 		return c.verifyRestart(ctx, plan, &spec)
+	case OpTemplate:
+		var spec templateSpec
+		if err := decodeSpec(plan, &spec); err != nil {
+			return nil, err
+		}
+		if spec.Autoscale != nil {
+			return c.verifyAutoscale(ctx, plan, spec.Autoscale)
+		}
+		if spec.Replicas == nil {
+			return nil, &scaling.InvalidPlanError{Reason: "template plan without a verification target"}
+		}
+		return c.verifyReplicas(ctx, plan, spec.Replicas)
 	}
 	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a scale operation"}
 }
