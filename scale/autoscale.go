@@ -293,45 +293,18 @@ func resetGuard(hp *helmplan.Result, ref scaling.ObjectRef, live, minR int32) sc
 
 func (c *Client) applyAutoscale(ctx context.Context, plan *scaling.Plan, spec *autoscaleSpec) (*scaling.Applied, error) {
 	a := spec.Request
-	res := &scaling.Applied{Operation: plan.Operation, Target: plan.Target, Started: time.Now()}
 	rel, err := helmplan.Last(ctx, c.releases, a.Namespace, a.Release)
 	if err != nil {
 		return nil, err
 	}
 	hpaKey := scaling.ObjectRef{Kind: "HorizontalPodAutoscaler", Namespace: a.Namespace, Name: spec.HPA}.String() + " generation"
-	res.Fingerprint = scaling.Fingerprint{helmplan.FingerprintKey(a.Namespace, a.Release): helmplan.Revision(rel.Revision), hpaKey: "absent"}
+	fp := scaling.Fingerprint{helmplan.FingerprintKey(a.Namespace, a.Release): helmplan.Revision(rel.Revision), hpaKey: "absent"}
 	if h, err := c.kube.AutoscalingV2().HorizontalPodAutoscalers(a.Namespace).Get(ctx, spec.HPA, metav1.GetOptions{}); err == nil {
-		res.Fingerprint[hpaKey] = strconv.FormatInt(h.Generation, 10)
+		fp[hpaKey] = strconv.FormatInt(h.Generation, 10)
 	} else if !apierrors.IsNotFound(err) {
 		return nil, err
 	}
-	same, err := sameValues(rel.Values, spec.Values)
-	if err != nil {
-		return nil, err
-	}
-	if same && rel.Status == "deployed" && res.Fingerprint[hpaKey] != "absent" {
-		res.Reason = fmt.Sprintf("release %s/%s revision %d already carries these values", a.Namespace, a.Release, rel.Revision)
-		res.Finished = time.Now()
-		return res, nil
-	}
-	if drift := plan.Fingerprint.Compare(res.Fingerprint); len(drift) > 0 {
-		return nil, &scaling.StalePlanError{Operation: plan.Operation, Drift: drift}
-	}
-	if len(plan.Steps) == 0 {
-		res.Reason, res.Finished = "the plan has no steps", time.Now()
-		return res, nil
-	}
-	step := plan.Steps[0]
-	c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepStarted, Operation: plan.Operation, Step: &step})
-	up, err := c.releases.Upgrade(ctx, a.Namespace, a.Release, spec.Revision, spec.Values)
-	c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepFinished, Operation: plan.Operation, Step: &step, Err: err})
-	if err != nil {
-		return nil, err
-	}
-	res.Changed = true
-	res.Fingerprint[helmplan.FingerprintKey(a.Namespace, a.Release)] = helmplan.Revision(up.Revision)
-	res.Finished = time.Now()
-	return res, nil
+	return c.upgrade(ctx, plan, rel, spec.Revision, spec.Values, fp, fp[hpaKey] != "absent")
 }
 
 // verifyAutoscale watches the HPA and the workload until the HPA has the
@@ -378,19 +351,7 @@ func (c *Client) verifyAutoscale(ctx context.Context, plan *scaling.Plan, spec *
 		}
 		return hpaCheck.Passed && rangeCheck.Passed, nil
 	})
-	v.Finished = time.Now()
-	v.Duration = v.Finished.Sub(v.Started)
-	switch {
-	case overridden != "":
-		v.Phase, v.Reason = scaling.Overridden, overridden
-	case err == nil:
-		v.Phase = scaling.Succeeded
-	case ctx.Err() != nil:
-		v.Phase, v.Reason = scaling.TimedOut, "deadline passed before every check held"
-	default:
-		v.Phase, v.Reason = scaling.Failed, err.Error()
-	}
-	return v, nil
+	return conclude(ctx, v, err, overridden, "deadline passed before every check held"), nil
 }
 
 // hpaMatches compares what the plan rendered with what the API server

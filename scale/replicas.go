@@ -2,7 +2,6 @@ package scale
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -277,7 +276,6 @@ func targets(h *autoscalingv2.HorizontalPodAutoscaler, ref scaling.ObjectRef) bo
 
 func (c *Client) applyReplicas(ctx context.Context, plan *scaling.Plan, spec *replicasSpec) (*scaling.Applied, error) {
 	r := spec.Request
-	res := &scaling.Applied{Operation: plan.Operation, Target: plan.Target, Started: time.Now()}
 	rel, err := helmplan.Last(ctx, c.releases, r.Namespace, r.Release)
 	if err != nil {
 		return nil, err
@@ -286,39 +284,14 @@ func (c *Client) applyReplicas(ctx context.Context, plan *scaling.Plan, spec *re
 	if err != nil {
 		return nil, err
 	}
-	res.Fingerprint = scaling.Fingerprint{
+	fp := scaling.Fingerprint{
 		helmplan.FingerprintKey(r.Namespace, r.Release): helmplan.Revision(rel.Revision),
 		live.fingerprintKey():                           strconv.FormatInt(live.Generation, 10),
 	}
-	// Already holds: the exact values this plan sends are deployed and the
-	// workload runs the count. Checked before staleness, because applying a
-	// plan makes its own fingerprint stale.
-	same, err := sameValues(rel.Values, spec.Values)
-	if err != nil {
-		return nil, err
+	res, err := c.upgrade(ctx, plan, rel, spec.Revision, spec.Values, fp, live.Replicas == r.Replicas)
+	if err != nil || !res.Changed {
+		return res, err
 	}
-	if same && rel.Status == "deployed" && live.Replicas == r.Replicas {
-		res.Reason = fmt.Sprintf("release %s/%s revision %d already carries these values and %s runs %d replicas", r.Namespace, r.Release, rel.Revision, spec.Workload, r.Replicas)
-		res.Finished = time.Now()
-		return res, nil
-	}
-	if drift := plan.Fingerprint.Compare(res.Fingerprint); len(drift) > 0 {
-		return nil, &scaling.StalePlanError{Operation: plan.Operation, Drift: drift}
-	}
-	if len(plan.Steps) == 0 {
-		res.Reason = "the plan has no steps"
-		res.Finished = time.Now()
-		return res, nil
-	}
-	step := plan.Steps[0]
-	c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepStarted, Operation: plan.Operation, Step: &step, Index: 0})
-	up, err := c.releases.Upgrade(ctx, r.Namespace, r.Release, spec.Revision, spec.Values)
-	c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepFinished, Operation: plan.Operation, Step: &step, Index: 0, Err: err})
-	if err != nil {
-		return nil, err
-	}
-	res.Changed = true
-	res.Fingerprint[helmplan.FingerprintKey(r.Namespace, r.Release)] = helmplan.Revision(up.Revision)
 	if spec.PatchScale {
 		// The chart leaves the count to the HPA, so the upgrade did not set
 		// it: write it through the scale subresource, as `kubectl scale` does.
@@ -335,29 +308,6 @@ func (c *Client) applyReplicas(ctx context.Context, plan *scaling.Plan, spec *re
 	}
 	res.Finished = time.Now()
 	return res, nil
-}
-
-// sameValues compares values trees the way they are stored: as JSON, where
-// 5 and 5.0 are the same number.
-func sameValues(a, b map[string]any) (bool, error) {
-	ja, err := json.Marshal(a)
-	if err != nil {
-		return false, err
-	}
-	jb, err := json.Marshal(b)
-	if err != nil {
-		return false, err
-	}
-	var na, nb any
-	if err := json.Unmarshal(ja, &na); err != nil {
-		return false, err
-	}
-	if err := json.Unmarshal(jb, &nb); err != nil {
-		return false, err
-	}
-	ja, _ = json.Marshal(na)
-	jb, _ = json.Marshal(nb)
-	return string(ja) == string(jb), nil
 }
 
 // verifyReplicas watches the workload, its pods and ReplicaSets until the
@@ -440,16 +390,7 @@ func (c *Client) verifyReplicas(ctx context.Context, plan *scaling.Plan, spec *r
 		}
 		return true, nil
 	})
-	switch {
-	case overridden != "":
-		return finish(scaling.Overridden, overridden)
-	case err == nil:
-		return finish(scaling.Succeeded, "")
-	case ctx.Err() != nil:
-		return finish(scaling.TimedOut, "deadline passed before every check held")
-	default:
-		return finish(scaling.Failed, err.Error())
-	}
+	return conclude(ctx, v, err, overridden, "deadline passed before every check held"), nil
 }
 
 func managerDetail(ro rollout) string {

@@ -234,19 +234,7 @@ func (c *Client) verifyRestart(ctx context.Context, plan *scaling.Plan, spec *re
 		}
 		return v.Checks[0].Passed && v.Checks[1].Passed, nil
 	})
-	v.Finished = time.Now()
-	v.Duration = v.Finished.Sub(v.Started)
-	switch {
-	case overridden != "":
-		v.Phase, v.Reason = scaling.Overridden, overridden
-	case err == nil:
-		v.Phase = scaling.Succeeded
-	case ctx.Err() != nil:
-		v.Phase, v.Reason = scaling.TimedOut, "deadline passed before every pod was replaced"
-	default:
-		v.Phase, v.Reason = scaling.Failed, err.Error()
-	}
-	return v, nil
+	return conclude(ctx, v, err, overridden, "deadline passed before every pod was replaced"), nil
 }
 
 func spreadOf(pods []corev1.Pod) map[string]int {

@@ -237,49 +237,20 @@ func dataGuards(computed map[string]any, to Preset) []scaling.GuardResult {
 	return g
 }
 
-// applyTemplate upgrades the release with the plan's values. Workload
-// generations are not compared when an HPA is involved (it moves them).
+// applyTemplate upgrades the release with the plan's values. The app's
+// generation is compared only when the plan recorded it (no HPA involved:
+// an HPA moves it).
 func (c *Client) applyTemplate(ctx context.Context, plan *scaling.Plan, spec *templateSpec) (*scaling.Applied, error) {
 	t := spec.Request
-	res := &scaling.Applied{Operation: plan.Operation, Target: plan.Target, Started: time.Now()}
 	rel, err := helmplan.Last(ctx, c.releases, t.Namespace, t.Release)
 	if err != nil {
 		return nil, err
 	}
-	res.Fingerprint = scaling.Fingerprint{helmplan.FingerprintKey(t.Namespace, t.Release): helmplan.Revision(rel.Revision)}
+	fp := scaling.Fingerprint{helmplan.FingerprintKey(t.Namespace, t.Release): helmplan.Revision(rel.Revision)}
 	if spec.Replicas != nil {
 		if w, err := getWorkload(ctx, c.kube, spec.Replicas.Workload); err == nil {
-			res.Fingerprint[w.fingerprintKey()] = strconv.FormatInt(w.Generation, 10)
+			fp[w.fingerprintKey()] = strconv.FormatInt(w.Generation, 10)
 		}
 	}
-	same, err := sameValues(rel.Values, spec.Values)
-	if err != nil {
-		return nil, err
-	}
-	if same && rel.Status == "deployed" {
-		res.Reason, res.Finished = fmt.Sprintf("release %s/%s revision %d already carries the %s template's values", t.Namespace, t.Release, rel.Revision, t.To.Name), time.Now()
-		return res, nil
-	}
-	live := scaling.Fingerprint{}
-	for k := range plan.Fingerprint {
-		live[k] = res.Fingerprint[k]
-	}
-	if drift := plan.Fingerprint.Compare(live); len(drift) > 0 {
-		return nil, &scaling.StalePlanError{Operation: plan.Operation, Drift: drift}
-	}
-	if len(plan.Steps) == 0 {
-		res.Reason, res.Finished = "the plan has no steps", time.Now()
-		return res, nil
-	}
-	step := plan.Steps[0]
-	c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepStarted, Operation: plan.Operation, Step: &step})
-	up, err := c.releases.Upgrade(ctx, t.Namespace, t.Release, spec.Revision, spec.Values)
-	c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepFinished, Operation: plan.Operation, Step: &step, Err: err})
-	if err != nil {
-		return nil, err
-	}
-	res.Changed = true
-	res.Fingerprint[helmplan.FingerprintKey(t.Namespace, t.Release)] = helmplan.Revision(up.Revision)
-	res.Finished = time.Now()
-	return res, nil
+	return c.upgrade(ctx, plan, rel, spec.Revision, spec.Values, fp, true)
 }

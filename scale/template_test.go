@@ -14,8 +14,8 @@ import (
 func mediumValues() map[string]any {
 	return map[string]any{
 		"replicaCount": 3, "cluster": map[string]any{"enabled": true},
-		"nats":         map[string]any{"config": map[string]any{"cluster": map[string]any{"enabled": true, "replicas": 3}}},
-		"postgresql":   map[string]any{"enabled": true, "instances": 3, "pooler": map[string]any{"enabled": true}},
+		"nats":       map[string]any{"config": map[string]any{"cluster": map[string]any{"enabled": true, "replicas": 3}}},
+		"postgresql": map[string]any{"enabled": true, "instances": 3, "pooler": map[string]any{"enabled": true}},
 	}
 }
 
