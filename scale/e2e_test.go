@@ -310,3 +310,27 @@ func TestE2ETemplateSmallToMediumVerified(t *testing.T) {
 	require.Equal(t, scaling.Succeeded, v.Phase, v.String())
 	assert.Equal(t, 3, e.readyPods(t))
 }
+
+func TestE2EVerifyReportsUnschedulablePods(t *testing.T) {
+	vals := appOnly(3)
+	// 5 CPUs a pod on 8-CPU nodes: one pod fits per node, and other tests'
+	// pods may take some room too.
+	vals["resources"] = map[string]any{"requests": map[string]any{"cpu": "5"}, "limits": nil}
+	e := newRealEnv(t, vals)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: e.ns, Release: release, Replicas: 12, Budget: scale.ConnectionBudget{MaxConnections: 1000}})
+	require.NoError(t, err)
+	require.Empty(t, plan.Blocking())
+	_, err = e.client.Apply(ctx, plan)
+	require.NoError(t, err)
+	short, cancelShort := context.WithTimeout(ctx, 3*time.Second)
+	defer cancelShort()
+	v, err := e.client.Verify(short, plan)
+	require.NoError(t, err)
+	assert.Equal(t, scaling.TimedOut, v.Phase, v.String())
+	c, _ := v.Check("pods-ready")
+	assert.False(t, c.Passed)
+	assert.Contains(t, c.Detail, "not scheduled")
+	assert.Contains(t, c.Detail, "Insufficient cpu", "the scheduler's reason reaches the caller")
+}
