@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -333,4 +334,45 @@ func TestE2EVerifyReportsUnschedulablePods(t *testing.T) {
 	assert.False(t, c.Passed)
 	assert.Contains(t, c.Detail, "not scheduled")
 	assert.Contains(t, c.Detail, "Insufficient cpu", "the scheduler's reason reaches the caller")
+}
+
+func TestE2EWorkloadWithoutReleaseScaledThroughSubresource(t *testing.T) {
+	e := newRealEnv(t, appOnly(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	two := int32(2)
+	labels := map[string]string{"app": "worker"}
+	_, err := e.cluster.Kube.AppsV1().Deployments(e.ns).Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "worker"},
+		Spec: appsv1.DeploymentSpec{Replicas: &two, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "w", Image: "worker"}}}}},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	worker := &scaling.ObjectRef{Kind: "Deployment", Name: "worker"}
+	e.rec.Reset()
+
+	plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: e.ns, Workload: worker, Replicas: 4})
+	require.NoError(t, err)
+	require.Empty(t, plan.Blocking(), plan.String())
+	assert.Empty(t, e.rec.Mutating())
+	_, err = e.client.Apply(ctx, plan)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"patch deployments/scale"}, verbs(e.rec.Mutating()), "one write, through the scale subresource")
+	v, err := e.client.Verify(ctx, plan)
+	require.NoError(t, err)
+	require.Equal(t, scaling.Succeeded, v.Phase, v.String())
+
+	e.rec.Reset()
+	again, err := e.client.Apply(ctx, plan)
+	require.NoError(t, err)
+	assert.False(t, again.Changed)
+	assert.Empty(t, e.rec.Mutating())
+}
+
+func verbs(reqs []reqcount.Request) []string {
+	out := make([]string, len(reqs))
+	for i, r := range reqs {
+		out[i] = r.Verb + " " + r.Resource
+	}
+	return out
 }

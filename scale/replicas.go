@@ -28,10 +28,14 @@ const (
 
 // Replicas sets the replica count of the workload a Helm release's
 // replicaCount (or ValuePath) drives: `helm upgrade --reuse-values --set
-// replicaCount=N`, planned.
+// replicaCount=N`, planned. For a Deployment or StatefulSet that no release
+// owns, name it in Workload and leave Release empty: the count then goes
+// through the scale subresource (`kubectl scale`).
 type Replicas struct {
 	Namespace string `json:"namespace"`
-	Release   string `json:"release"`
+	Release   string `json:"release,omitempty"`
+	// Workload names a Deployment or StatefulSet without a release.
+	Workload *scaling.ObjectRef `json:"workload,omitempty"`
 	// Replicas is the desired count (>= 0).
 	Replicas int32 `json:"replicas"`
 	// ValuePath is the value that drives the count; default "replicaCount".
@@ -56,8 +60,12 @@ func (r *Replicas) defaults() error {
 	switch {
 	case r.Namespace == "":
 		return &scaling.InvalidInputError{Field: "Replicas.Namespace", Value: `""`, Reason: "is required"}
-	case r.Release == "":
-		return &scaling.InvalidInputError{Field: "Replicas.Release", Value: `""`, Reason: "is required"}
+	case r.Release == "" && r.Workload == nil:
+		return &scaling.InvalidInputError{Field: "Replicas.Release", Value: `""`, Reason: "a release or a workload is required"}
+	case r.Release != "" && r.Workload != nil:
+		return &scaling.InvalidInputError{Field: "Replicas.Workload", Value: *r.Workload, Reason: "give a release or a workload, not both"}
+	case r.Workload != nil && (r.Workload.Kind != "Deployment" && r.Workload.Kind != "StatefulSet" || r.Workload.Name == ""):
+		return &scaling.InvalidInputError{Field: "Replicas.Workload", Value: *r.Workload, Reason: "must name a Deployment or StatefulSet"}
 	case r.Replicas < 0:
 		return &scaling.InvalidInputError{Field: "Replicas.Replicas", Value: r.Replicas, Reason: "must be 0 or more"}
 	case r.Budget.MaxConnections < 0 || r.Budget.Reserved < 0 || r.Budget.Others < 0:
@@ -105,6 +113,9 @@ const probeReplicas = 7919
 func (c *Client) PlanReplicas(ctx context.Context, r Replicas) (*scaling.Plan, error) {
 	if err := r.defaults(); err != nil {
 		return nil, err
+	}
+	if r.Workload != nil {
+		return c.planWorkloadReplicas(ctx, r)
 	}
 	hp, err := helmplan.Plan(ctx, c.releases, r.Namespace, r.Release, []helmplan.Set{{Path: r.ValuePath, Value: int64(r.Replicas)}})
 	if err != nil {
@@ -276,6 +287,9 @@ func targets(h *autoscalingv2.HorizontalPodAutoscaler, ref scaling.ObjectRef) bo
 
 func (c *Client) applyReplicas(ctx context.Context, plan *scaling.Plan, spec *replicasSpec) (*scaling.Applied, error) {
 	r := spec.Request
+	if r.Workload != nil {
+		return c.applyWorkloadReplicas(ctx, plan, spec)
+	}
 	rel, err := helmplan.Last(ctx, c.releases, r.Namespace, r.Release)
 	if err != nil {
 		return nil, err
@@ -323,13 +337,15 @@ func (c *Client) verifyReplicas(ctx context.Context, plan *scaling.Plan, spec *r
 	if spec.Workload.Name == "" {
 		return nil, &scaling.InvalidPlanError{Reason: "the plan names no workload (it was blocked)"}
 	}
-	rel, err := c.releases.Last(ctx, r.Namespace, r.Release)
-	if err != nil {
-		return nil, err
-	}
-	if n, _ := values.Int(rel.Values, r.ValuePath); n != int64(r.Replicas) {
-		v.Checks = []scaling.Check{{Name: "release-value", Expected: strconv.Itoa(int(r.Replicas)), Observed: strconv.FormatInt(n, 10), ObservedAt: time.Now()}}
-		return finish(scaling.Failed, fmt.Sprintf("release %s/%s revision %d does not carry %s=%d: the plan is not applied, or was rolled back", r.Namespace, r.Release, rel.Revision, r.ValuePath, r.Replicas))
+	if r.Release != "" {
+		rel, err := c.releases.Last(ctx, r.Namespace, r.Release)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := values.Int(rel.Values, r.ValuePath); n != int64(r.Replicas) {
+			v.Checks = []scaling.Check{{Name: "release-value", Expected: strconv.Itoa(int(r.Replicas)), Observed: strconv.FormatInt(n, 10), ObservedAt: time.Now()}}
+			return finish(scaling.Failed, fmt.Sprintf("release %s/%s revision %d does not carry %s=%d: the plan is not applied, or was rolled back", r.Namespace, r.Release, rel.Revision, r.ValuePath, r.Replicas))
+		}
 	}
 	var hpaCheck *scaling.Check
 	if spec.HPA != "" {

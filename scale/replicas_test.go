@@ -161,6 +161,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		"no release":   {Namespace: ns, Replicas: 2},
 		"no namespace": {Release: release, Replicas: 2},
 		"bad path":     {Namespace: ns, Release: release, Replicas: 2, ValuePath: "a..b"},
+		"both":         {Namespace: ns, Release: release, Replicas: 2, Workload: &scaling.ObjectRef{Kind: "Deployment", Name: "x"}},
+		"bad kind":     {Namespace: ns, Replicas: 2, Workload: &scaling.ObjectRef{Kind: "Pod", Name: "x"}},
 	} {
 		_, err := e.client.PlanReplicas(ctx, r)
 		assert.ErrorIs(t, err, scaling.ErrInvalidInput, name)

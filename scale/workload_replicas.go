@@ -1,0 +1,79 @@
+package scale
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/ironflow/scaling"
+)
+
+// planWorkloadReplicas plans a count for a workload no release owns: no
+// values, no render, one write through the scale subresource.
+func (c *Client) planWorkloadReplicas(ctx context.Context, r Replicas) (*scaling.Plan, error) {
+	ref := *r.Workload
+	ref.Namespace = r.Namespace
+	live, err := getWorkload(ctx, c.kube, ref)
+	if err != nil {
+		return nil, err
+	}
+	plan := &scaling.Plan{
+		Version: scaling.PlanVersion, Operation: OpReplicas, Target: ref, CreatedAt: time.Now().UTC(),
+		Summary:     fmt.Sprintf("Scale %s from %d to %d replicas through its scale subresource.", ref, live.Replicas, r.Replicas),
+		Fingerprint: scaling.Fingerprint{live.fingerprintKey(): strconv.FormatInt(live.Generation, 10)},
+		Diff:        fmt.Sprintf("%s spec.replicas:\n-  replicas: %d\n+  replicas: %d\n", ref, live.Replicas, r.Replicas),
+	}
+	hpa, err := c.hpaGuard(ctx, r, ref)
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := c.workloadObject(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	quota, err := c.quotaGuard(ctx, r.Namespace, r.Replicas-live.Replicas, podRequests(tmpl.template.Spec))
+	if err != nil {
+		return nil, err
+	}
+	plan.Guards = append(plan.Guards, hpa, quota)
+	if live.Replicas == r.Replicas {
+		plan.NoOp, plan.Diff = true, ""
+	} else {
+		plan.Steps = []scaling.Step{{Action: "scale subresource", Object: ref, Field: "spec.replicas",
+			Before: strconv.Itoa(int(live.Replicas)), After: strconv.Itoa(int(r.Replicas)), Note: "what `kubectl scale` does"}}
+	}
+	plan.Spec, err = encodeSpec(replicasSpec{Request: r, Workload: ref})
+	if err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+func (c *Client) applyWorkloadReplicas(ctx context.Context, plan *scaling.Plan, spec *replicasSpec) (*scaling.Applied, error) {
+	res := &scaling.Applied{Operation: plan.Operation, Target: plan.Target, Started: time.Now()}
+	live, err := getWorkload(ctx, c.kube, spec.Workload)
+	if err != nil {
+		return nil, err
+	}
+	res.Fingerprint = scaling.Fingerprint{live.fingerprintKey(): strconv.FormatInt(live.Generation, 10)}
+	if live.Replicas == spec.Request.Replicas {
+		res.Reason, res.Finished = fmt.Sprintf("%s already runs %d replicas", spec.Workload, live.Replicas), time.Now()
+		return res, nil
+	}
+	if drift := plan.Fingerprint.Compare(res.Fingerprint); len(drift) > 0 {
+		return nil, &scaling.StalePlanError{Operation: plan.Operation, Drift: drift}
+	}
+	step := plan.Steps[0]
+	c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepStarted, Operation: plan.Operation, Step: &step})
+	err = patchScale(ctx, c.kube, spec.Workload, spec.Request.Replicas)
+	c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepFinished, Operation: plan.Operation, Step: &step, Err: err})
+	if err != nil {
+		return nil, err
+	}
+	if after, err := getWorkload(ctx, c.kube, spec.Workload); err == nil {
+		res.Fingerprint[after.fingerprintKey()] = strconv.FormatInt(after.Generation, 10)
+	}
+	res.Changed, res.Finished = true, time.Now()
+	return res, nil
+}
