@@ -183,18 +183,11 @@ func (c *Client) PlanAutoscale(ctx context.Context, a Autoscale) (*scaling.Plan,
 	if err != nil {
 		return nil, err
 	}
-	name, ref, ok := renderedHPA(hp.After)
+	expected, ref, ok := renderedHPA(hp.After)
 	if !ok {
 		return nil, &scaling.NotFoundError{Object: helmplan.Ref(a.Namespace, a.Release), Detail: "the chart renders no HorizontalPodAutoscaler with " + a.Paths.Enabled + "=true"}
 	}
-	var expected autoscalingv2.HorizontalPodAutoscaler
-	for _, o := range hp.After {
-		if o.Obj.GetKind() == "HorizontalPodAutoscaler" && o.Obj.GetName() == name {
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Obj.Object, &expected); err != nil {
-				return nil, fmt.Errorf("decoding the rendered HPA %s: %w", name, err)
-			}
-		}
-	}
+	name := expected.Name
 	live, err := getWorkload(ctx, c.kube, ref)
 	if err != nil {
 		return nil, err
@@ -224,14 +217,8 @@ func (c *Client) PlanAutoscale(ctx context.Context, a Autoscale) (*scaling.Plan,
 	if err != nil {
 		return nil, err
 	}
-	plan.Guards = append(plan.Guards, requestsGuard(&expected, tmpl.Spec), resetGuard(hp, ref, live.Replicas, a.MinReplicas))
-	for _, s := range sets {
-		before, _ := values.Get(hp.Release.Computed, s.Path)
-		after, _ := values.Get(hp.Rendered.Computed, s.Path)
-		if b, a := short(before), short(after); b != a {
-			plan.Steps = append(plan.Steps, scaling.Step{Action: "helm upgrade", Object: plan.Target, Field: s.Path, Before: b, After: a})
-		}
-	}
+	plan.Guards = append(plan.Guards, requestsGuard(expected, tmpl.Spec), resetGuard(hp, ref, live.Replicas, a.MinReplicas))
+	plan.Steps = valueSteps(plan.Target, sets, hp.Release.Computed, hp.Rendered.Computed)
 	if !hp.Changed() {
 		plan.NoOp, plan.Steps = true, nil
 	}

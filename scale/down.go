@@ -102,7 +102,7 @@ func (c *Client) PlanDown(ctx context.Context, d Down) (*scaling.Plan, error) {
 	if ref == nil && autoscaled {
 		hpa, target, ok := renderedHPA(hp.After)
 		if ok {
-			ref, spec.PatchScale, spec.HPA = &target, true, hpa
+			ref, spec.PatchScale, spec.HPA = &target, true, hpa.Name
 		}
 	}
 	if ref == nil {
@@ -162,9 +162,9 @@ func setsNote(sets []helmplan.Set) string {
 	return s + " on top of the deployed user values"
 }
 
-// renderedHPA returns the first HPA the release renders and its target.
-func renderedHPA(objs map[string]manifest.Object) (string, scaling.ObjectRef, bool) {
-	for _, o := range objs {
+// renderedHPA returns the first HPA a manifest holds and its target.
+func renderedHPA(objs map[string]manifest.Object) (*autoscalingv2.HorizontalPodAutoscaler, scaling.ObjectRef, bool) {
+	for _, o := range manifest.Sorted(objs) {
 		if o.Obj.GetKind() != "HorizontalPodAutoscaler" {
 			continue
 		}
@@ -172,7 +172,21 @@ func renderedHPA(objs map[string]manifest.Object) (string, scaling.ObjectRef, bo
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Obj.Object, &h); err != nil {
 			continue
 		}
-		return h.Name, scaling.ObjectRef{Kind: h.Spec.ScaleTargetRef.Kind, Namespace: o.Obj.GetNamespace(), Name: h.Spec.ScaleTargetRef.Name}, true
+		return &h, scaling.ObjectRef{Kind: h.Spec.ScaleTargetRef.Kind, Namespace: o.Obj.GetNamespace(), Name: h.Spec.ScaleTargetRef.Name}, true
 	}
-	return "", scaling.ObjectRef{}, false
+	return nil, scaling.ObjectRef{}, false
+}
+
+// valueSteps is one "helm upgrade" step per value the sets change, with the
+// value before (deployed) and after (planned).
+func valueSteps(target scaling.ObjectRef, sets []helmplan.Set, before, after map[string]any) []scaling.Step {
+	var steps []scaling.Step
+	for _, s := range sets {
+		b, _ := values.Get(before, s.Path)
+		a, _ := values.Get(after, s.Path)
+		if bs, as := short(b), short(a); bs != as {
+			steps = append(steps, scaling.Step{Action: "helm upgrade", Object: target, Field: s.Path, Before: bs, After: as})
+		}
+	}
+	return steps
 }

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -156,29 +155,15 @@ func (c *Client) PlanTemplate(ctx context.Context, t Template) (*scaling.Plan, e
 		Fingerprint: scaling.Fingerprint{helmplan.FingerprintKey(t.Namespace, t.Release): helmplan.Revision(rel.Revision)},
 	}
 	plan.Guards = append(plan.Guards, dataGuards(rel.Computed, t.To)...)
-	for _, s := range sets {
-		before, _ := values.Get(rel.Computed, s.Path)
-		after, _ := values.Get(hp.Rendered.Computed, s.Path)
-		if b, a := short(before), short(after); b != a {
-			plan.Steps = append(plan.Steps, scaling.Step{Action: "helm upgrade", Object: plan.Target, Field: s.Path, Before: b, After: a})
-		}
-	}
+	plan.Steps = valueSteps(plan.Target, sets, rel.Computed, hp.Rendered.Computed)
 	spec := templateSpec{Request: t, Revision: rel.Revision, Values: hp.Values}
 	if a := t.To.Autoscaling; a != nil {
-		name, ref, ok := renderedHPA(hp.After)
+		expected, ref, ok := renderedHPA(hp.After)
 		if !ok {
 			return nil, &scaling.NotFoundError{Object: plan.Target, Detail: "the chart renders no HPA for the " + t.To.Name + " template"}
 		}
-		var expected autoscalingv2.HorizontalPodAutoscaler
-		for _, o := range hp.After {
-			if o.Obj.GetKind() == "HorizontalPodAutoscaler" && o.Obj.GetName() == name {
-				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Obj.Object, &expected); err != nil {
-					return nil, err
-				}
-			}
-		}
 		spec.Autoscale = &autoscaleSpec{Request: Autoscale{Namespace: t.Namespace, Release: t.Release, MinReplicas: a.MinReplicas, MaxReplicas: a.MaxReplicas},
-			HPA: name, Workload: ref, Expected: expected.Spec}
+			HPA: expected.Name, Workload: ref, Expected: expected.Spec}
 	} else {
 		r := Replicas{Namespace: t.Namespace, Release: t.Release, Replicas: t.To.Replicas, ValuePath: DefaultReplicasPath}
 		ref, err := c.drivenWorkload(ctx, r, hp)
@@ -188,7 +173,7 @@ func (c *Client) PlanTemplate(ctx context.Context, t Template) (*scaling.Plan, e
 		if ref == nil {
 			return nil, &scaling.NotFoundError{Object: plan.Target, Detail: "no workload follows " + DefaultReplicasPath}
 		}
-		if _, wasHPA, _ := renderedHPA(hp.Before); wasHPA.Name == "" {
+		if _, _, hadHPA := renderedHPA(hp.Before); !hadHPA {
 			// Without an HPA before or after, the app's spec generation
 			// moves only with real changes: fingerprint it too.
 			live, err := getWorkload(ctx, c.kube, *ref)

@@ -109,13 +109,9 @@ func (c *Client) Last(_ context.Context, namespace, name string) (*scaling.Relea
 // does (same value coalescing, same manifest order, hooks left out) but with
 // Helm's default capabilities, so it sends no request to the cluster.
 func (c *Client) Render(_ context.Context, namespace, name string, revision int, vals map[string]any) (*scaling.Release, error) {
-	cfg, err := c.config(namespace)
+	_, prev, err := c.revision(namespace, name, revision)
 	if err != nil {
 		return nil, err
-	}
-	prev, err := cfg.Releases.Get(name, revision)
-	if err != nil {
-		return nil, notFoundOr(err, namespace, name)
 	}
 	ch := prev.Chart
 	opts := chartutil.ReleaseOptions{Name: name, Namespace: namespace, Revision: revision + 1, IsUpgrade: true}
@@ -155,13 +151,9 @@ func (c *Client) Render(_ context.Context, namespace, name string, revision int,
 // Upgrade implements scaling.Releases with ResetValues: values are the
 // complete user values, and nothing is merged from earlier revisions.
 func (c *Client) Upgrade(ctx context.Context, namespace, name string, revision int, vals map[string]any) (*scaling.Release, error) {
-	cfg, err := c.config(namespace)
+	cfg, prev, err := c.revision(namespace, name, revision)
 	if err != nil {
 		return nil, err
-	}
-	prev, err := cfg.Releases.Get(name, revision)
-	if err != nil {
-		return nil, notFoundOr(err, namespace, name)
 	}
 	up := action.NewUpgrade(cfg)
 	up.Namespace = namespace
@@ -217,6 +209,19 @@ func (c *Client) SetStatus(namespace, name, status string) error {
 	}
 	rel.Info.Status = release.Status(status)
 	return cfg.Releases.Update(rel)
+}
+
+// revision reads one stored revision of a release with its chart.
+func (c *Client) revision(namespace, name string, revision int) (*action.Configuration, *release.Release, error) {
+	cfg, err := c.config(namespace)
+	if err != nil {
+		return nil, nil, err
+	}
+	rel, err := cfg.Releases.Get(name, revision)
+	if err != nil {
+		return nil, nil, notFoundOr(err, namespace, name)
+	}
+	return cfg, rel, nil
 }
 
 func notFoundOr(err error, namespace, name string) error {

@@ -128,6 +128,17 @@ func ValuesDiff(before, after map[string]any) (string, error) {
 	return Unified(string(a), string(z), "values (deployed)", "values (planned)"), nil
 }
 
+// Sorted returns the objects in key order, so that "the first HPA" is the
+// same one on every run.
+func Sorted(objs map[string]Object) []Object {
+	out := make([]Object, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
 // Workloads returns the Deployments and StatefulSets of a parsed manifest.
 func Workloads(objs map[string]Object) []Object {
 	var out []Object
