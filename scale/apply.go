@@ -96,3 +96,26 @@ func conclude(ctx context.Context, v *scaling.Verification, err error, overridde
 	}
 	return v
 }
+
+// checkEmitter reports checks through Progress, each only when what it
+// observed changed: a watch re-evaluates on every event, most of which
+// change nothing a person wants to read.
+type checkEmitter struct {
+	progress  scaling.Progress
+	operation string
+	last      map[string]string
+}
+
+func (c *Client) newCheckEmitter(op string) *checkEmitter {
+	return &checkEmitter{progress: c.opts.Progress, operation: op, last: map[string]string{}}
+}
+
+func (e *checkEmitter) emit(checks []scaling.Check) {
+	for i := range checks {
+		ch := &checks[i]
+		if key := ch.Observed + "|" + ch.Detail; e.last[ch.Name] != key {
+			e.last[ch.Name] = key
+			e.progress.Emit(scaling.Event{Kind: scaling.CheckObserved, Operation: e.operation, Check: ch})
+		}
+	}
+}

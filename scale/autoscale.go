@@ -306,6 +306,7 @@ func (c *Client) verifyAutoscale(ctx context.Context, plan *scaling.Plan, spec *
 	hpas := c.kube.AutoscalingV2().HorizontalPodAutoscalers(a.Namespace)
 	sources := append(workloadSources(c.kube, w), await.Typed(c.kube, "hpa", &autoscalingv2.HorizontalPodAutoscaler{}, hpas.List, hpas.Watch, await.ByName(spec.HPA)))
 	var overridden string
+	checks := c.newCheckEmitter(plan.Operation)
 	err = await.Until(ctx, sources, func(s await.Stores) (bool, error) {
 		obj, pods, rsets := fromStores(s[:len(s)-1], spec.Workload)
 		list := await.List[*autoscalingv2.HorizontalPodAutoscaler](s[len(s)-1])
@@ -329,9 +330,7 @@ func (c *Client) verifyAutoscale(ctx context.Context, plan *scaling.Plan, spec *
 			rangeCheck.Detail = pendingDetail(ro.pending)
 		}
 		v.Checks = []scaling.Check{hpaCheck, rangeCheck}
-		for i := range v.Checks {
-			c.opts.Progress.Emit(scaling.Event{Kind: scaling.CheckObserved, Operation: plan.Operation, Check: &v.Checks[i]})
-		}
+		checks.emit(v.Checks)
 		if live != nil && !hpaCheck.Passed && live.Generation > 0 && spec.Expected.MaxReplicas != live.Spec.MaxReplicas {
 			overridden = fmt.Sprintf("HPA %s has maxReplicas %d, the plan set %d", spec.HPA, live.Spec.MaxReplicas, spec.Expected.MaxReplicas)
 			return true, nil

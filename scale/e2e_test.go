@@ -100,9 +100,17 @@ func TestE2EReplicas3To5Verified(t *testing.T) {
 	applied, err := e.client.Apply(ctx, plan)
 	require.NoError(t, err)
 	assert.True(t, applied.Changed)
-	v, err := e.client.Verify(ctx, plan)
+	var observed []string
+	watcher, err := scale.New(e.cluster, scale.Options{Releases: e.releases, Progress: func(ev scaling.Event) {
+		if ev.Kind == scaling.CheckObserved {
+			observed = append(observed, ev.Check.Name+"="+ev.Check.Observed)
+		}
+	}})
+	require.NoError(t, err)
+	v, err := watcher.Verify(ctx, plan)
 	require.NoError(t, err)
 	require.Equal(t, scaling.Succeeded, v.Phase, v.String())
+	assert.Contains(t, observed, "pods-ready=5 Ready of 5", "progress reports what Verify saw")
 	c, ok := v.Check("pods-ready")
 	require.True(t, ok)
 	assert.Equal(t, "5 Ready of 5", c.Observed)

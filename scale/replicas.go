@@ -367,10 +367,8 @@ func (c *Client) verifyReplicas(ctx context.Context, plan *scaling.Plan, spec *r
 	if err != nil {
 		return nil, err
 	}
-	var (
-		overridden string
-		last       = map[string]string{}
-	)
+	var overridden string
+	checks := c.newCheckEmitter(plan.Operation)
 	err = await.Until(ctx, workloadSources(c.kube, w), func(s await.Stores) (bool, error) {
 		obj, pods, rsets := fromStores(s, spec.Workload)
 		if obj == nil {
@@ -388,13 +386,7 @@ func (c *Client) verifyReplicas(ctx context.Context, plan *scaling.Plan, spec *r
 		if hpaCheck != nil {
 			v.Checks = append(v.Checks, *hpaCheck)
 		}
-		for i := range v.Checks {
-			ch := &v.Checks[i]
-			if key := ch.Observed + "|" + ch.Detail; last[ch.Name] != key {
-				last[ch.Name] = key
-				c.opts.Progress.Emit(scaling.Event{Kind: scaling.CheckObserved, Operation: plan.Operation, Check: ch})
-			}
-		}
+		checks.emit(v.Checks)
 		if ro.specReplicas != r.Replicas {
 			overridden = fmt.Sprintf("%s spec.replicas is %d, the plan set %d%s", spec.Workload, ro.specReplicas, r.Replicas, byManager(ro.replicasManager))
 			return true, nil

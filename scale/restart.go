@@ -199,6 +199,7 @@ func (c *Client) verifyRestart(ctx context.Context, plan *scaling.Plan, spec *re
 		return nil, err
 	}
 	var overridden string
+	checks := c.newCheckEmitter(plan.Operation)
 	err = await.Until(ctx, workloadSources(c.kube, w), func(s await.Stores) (bool, error) {
 		obj, pods, rsets := fromStores(s, spec.Workload)
 		if obj == nil {
@@ -228,6 +229,7 @@ func (c *Client) verifyRestart(ctx context.Context, plan *scaling.Plan, spec *re
 			{Name: "spread", Expected: "pods over the nodes", Observed: spreadString(spreadOf(current)), Passed: true,
 				Detail: "before: " + spreadString(spec.SpreadBefore), ObservedAt: now},
 		}
+		checks.emit(v.Checks)
 		if live != spec.RestartedAt && live != "" {
 			overridden = "the pod template carries restartedAt " + live + ", not this plan's " + spec.RestartedAt
 			return true, nil
