@@ -1,0 +1,78 @@
+package scale_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/ironflow/scaling"
+	scalingfake "github.com/ironflow/scaling/fake"
+	"github.com/ironflow/scaling/scale"
+)
+
+// Plan a scale, look at the guards, apply the plan. The in-memory releases
+// of package fake stand in for a cluster, as they can in your own tests.
+func ExampleClient_PlanReplicas() {
+	ctx := context.Background()
+	kube := fake.NewClientset()
+	releases := scalingfake.NewReleases(kube)
+	if _, err := releases.Install(ctx, "prod", "ironflow", "../examples/charts/ironflow",
+		map[string]any{"replicaCount": 3, "cluster": map[string]any{"enabled": true}}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	client, err := scale.New(&scaling.Cluster{Kube: kube}, scale.Options{Releases: releases})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	plan, err := client.PlanReplicas(ctx, scale.Replicas{Namespace: "prod", Release: "ironflow", Replicas: 5})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, s := range plan.Steps {
+		fmt.Printf("%s %s %s: %s -> %s\n", s.Action, s.Object, s.Field, s.Before, s.After)
+	}
+	for _, g := range plan.Guards {
+		fmt.Printf("[%s] %s\n", g.Outcome, g.Name)
+	}
+	applied, err := client.Apply(ctx, plan)
+	fmt.Println("changed:", applied.Changed, err)
+	again, err := client.Apply(ctx, plan)
+	fmt.Println("applied again, changed:", again.Changed, err)
+	// Output:
+	// helm upgrade HelmRelease/prod/ironflow replicaCount: 3 -> 5
+	// scale Deployment/prod/ironflow spec.replicas: 3 -> 5
+	// [pass] clustering
+	// [pass] hpa
+	// [pass] quota
+	// [pass] connection-budget
+	// changed: true <nil>
+	// applied again, changed: false <nil>
+}
+
+// A plan that a guard blocks is refused with the guard attached.
+func ExampleClient_Apply_blocked() {
+	ctx := context.Background()
+	kube := fake.NewClientset()
+	releases := scalingfake.NewReleases(kube)
+	if _, err := releases.Install(ctx, "prod", "ironflow", "../examples/charts/ironflow", map[string]any{"replicaCount": 1}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	client, _ := scale.New(&scaling.Cluster{Kube: kube}, scale.Options{Releases: releases})
+	plan, _ := client.PlanReplicas(ctx, scale.Replicas{Namespace: "prod", Release: "ironflow", Replicas: 3})
+	_, err := client.Apply(ctx, plan)
+	var blocked *scaling.GuardBlockedError
+	if errors.As(err, &blocked) {
+		g, _ := blocked.Guard("clustering")
+		fmt.Println(g.Reason)
+		fmt.Println(g.Remedy)
+	}
+	// Output:
+	// 3 replicas with cluster.enabled=false run as independent instances that do not share state
+	// move the release to the medium template (clustering on) first, then scale
+}
