@@ -1,0 +1,50 @@
+package helmplan_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/fake"
+	"github.com/ironflow/scaling/internal/helmplan"
+)
+
+func install(t *testing.T) *fake.Releases {
+	t.Helper()
+	r := fake.NewReleases(nil)
+	_, err := r.Install(context.Background(), "prod", "web", "../../examples/charts/ironflow",
+		map[string]any{"replicaCount": 3, "image": map[string]any{"tag": "v7"}})
+	require.NoError(t, err)
+	return r
+}
+
+func TestPlanKeepsOtherValuesAndDiffs(t *testing.T) {
+	r := install(t)
+	res, err := helmplan.Plan(context.Background(), r, "prod", "web", []helmplan.Set{{Path: "replicaCount", Value: int64(5)}})
+	require.NoError(t, err)
+	assert.True(t, res.Changed())
+	assert.Equal(t, "v7", res.Values["image"].(map[string]any)["tag"], "--reuse-values semantics: other user values stay")
+	assert.EqualValues(t, 5, res.Values["replicaCount"])
+	assert.Contains(t, res.Diff, "-replicaCount: 3\n+replicaCount: 5\n")
+	assert.Contains(t, res.Diff, "prod, web-ironflow, Deployment (apps/v1) changed:")
+	assert.Equal(t, "HelmRelease/prod/web revision", helmplan.FingerprintKey("prod", "web"))
+
+	same, err := helmplan.Plan(context.Background(), r, "prod", "web", []helmplan.Set{{Path: "replicaCount", Value: int64(3)}})
+	require.NoError(t, err)
+	assert.False(t, same.Changed())
+	assert.Empty(t, same.Diff)
+}
+
+func TestPlanRefusals(t *testing.T) {
+	r := install(t)
+	_, err := helmplan.Plan(context.Background(), r, "prod", "web", []helmplan.Set{{Path: "replicaCount.sub", Value: 1}})
+	assert.ErrorIs(t, err, scaling.ErrInvalidInput, "a path through a number")
+	require.NoError(t, r.SetStatus("prod", "web", "pending-install"))
+	_, err = helmplan.Plan(context.Background(), r, "prod", "web", nil)
+	assert.ErrorIs(t, err, scaling.ErrReleasePending)
+	_, err = helmplan.Plan(context.Background(), r, "prod", "nope", nil)
+	assert.ErrorIs(t, err, scaling.ErrNotFound)
+}
