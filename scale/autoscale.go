@@ -299,45 +299,28 @@ func (c *Client) applyAutoscale(ctx context.Context, plan *scaling.Plan, spec *a
 func (c *Client) verifyAutoscale(ctx context.Context, plan *scaling.Plan, spec *autoscaleSpec) (*scaling.Verification, error) {
 	a := spec.Request
 	v := &scaling.Verification{Operation: plan.Operation, Target: plan.Target, Started: time.Now()}
-	w, err := getWorkload(ctx, c.kube, spec.Workload)
-	if err != nil {
-		return nil, err
-	}
 	hpas := c.kube.AutoscalingV2().HorizontalPodAutoscalers(a.Namespace)
-	sources := append(workloadSources(c.kube, w), await.Typed(c.kube, "hpa", &autoscalingv2.HorizontalPodAutoscaler{}, hpas.List, hpas.Watch, await.ByName(spec.HPA)))
-	var overridden string
-	checks := c.newCheckEmitter(plan.Operation)
-	err = await.Until(ctx, sources, func(s await.Stores) (bool, error) {
-		obj, pods, rsets := fromStores(s[:len(s)-1], spec.Workload)
-		list := await.List[*autoscalingv2.HorizontalPodAutoscaler](s[len(s)-1])
+	extra := []await.Source{await.Typed(c.kube, "hpa", &autoscalingv2.HorizontalPodAutoscaler{}, hpas.List, hpas.Watch, await.ByName(spec.HPA))}
+	return c.watchWorkload(ctx, plan, v, spec.Workload, extra, func(o observation) verdict {
 		now := time.Now()
 		hpaCheck := scaling.Check{Name: "hpa-spec", Expected: fmt.Sprintf("HPA %s as planned (min %d, max %d)", spec.HPA, a.MinReplicas, a.MaxReplicas), Observed: "absent", ObservedAt: now}
-		var live *autoscalingv2.HorizontalPodAutoscaler
-		if len(list) == 1 {
-			live = list[0]
-			minR := int32(1)
-			if live.Spec.MinReplicas != nil {
-				minR = *live.Spec.MinReplicas
-			}
-			hpaCheck.Observed = fmt.Sprintf("min %d, max %d, %d metric(s)", minR, live.Spec.MaxReplicas, len(live.Spec.Metrics))
+		var vd verdict
+		if list := await.List[*autoscalingv2.HorizontalPodAutoscaler](o.extra[0]); len(list) == 1 {
+			live := list[0]
+			hpaCheck.Observed = fmt.Sprintf("min %d, max %d, %d metric(s)", deref(live.Spec.MinReplicas), live.Spec.MaxReplicas, len(live.Spec.Metrics))
 			hpaCheck.Passed = hpaMatches(&spec.Expected, &live.Spec)
+			if spec.Expected.MaxReplicas != live.Spec.MaxReplicas || deref(spec.Expected.MinReplicas) != deref(live.Spec.MinReplicas) {
+				vd.overridden = fmt.Sprintf("HPA %s has range [%d, %d], the plan set [%d, %d]", spec.HPA, deref(live.Spec.MinReplicas), live.Spec.MaxReplicas, deref(spec.Expected.MinReplicas), spec.Expected.MaxReplicas)
+			}
 		}
-		rangeCheck := scaling.Check{Name: "replicas-in-range", Expected: fmt.Sprintf("[%d, %d] Ready", a.MinReplicas, a.MaxReplicas), Observed: "no workload", ObservedAt: now}
-		if obj != nil {
-			ro := observeRollout(obj, pods, rsets)
-			rangeCheck.Observed = fmt.Sprintf("spec %d, %d Ready of %d", ro.specReplicas, ro.ready, ro.current)
-			rangeCheck.Passed = ro.specReplicas >= a.MinReplicas && ro.specReplicas <= a.MaxReplicas && ro.ready == ro.specReplicas && ro.current == ro.specReplicas && ro.others == 0
-			rangeCheck.Detail = pendingDetail(ro.pending)
-		}
-		v.Checks = []scaling.Check{hpaCheck, rangeCheck}
-		checks.emit(v.Checks)
-		if live != nil && !hpaCheck.Passed && live.Generation > 0 && spec.Expected.MaxReplicas != live.Spec.MaxReplicas {
-			overridden = fmt.Sprintf("HPA %s has maxReplicas %d, the plan set %d", spec.HPA, live.Spec.MaxReplicas, spec.Expected.MaxReplicas)
-			return true, nil
-		}
-		return hpaCheck.Passed && rangeCheck.Passed, nil
-	})
-	return conclude(ctx, v, err, overridden, "deadline passed before every check held"), nil
+		ro := o.ro
+		rangeCheck := scaling.Check{Name: "replicas-in-range", Expected: fmt.Sprintf("[%d, %d] Ready", a.MinReplicas, a.MaxReplicas),
+			Observed: fmt.Sprintf("spec %d, %d Ready of %d", ro.specReplicas, ro.ready, ro.current),
+			Passed:   ro.specReplicas >= a.MinReplicas && ro.specReplicas <= a.MaxReplicas && ro.ready == ro.specReplicas && ro.current == ro.specReplicas && ro.others == 0,
+			Detail:   pendingDetail(ro.pending), ObservedAt: now}
+		vd.checks = []scaling.Check{hpaCheck, rangeCheck}
+		return vd
+	}, "deadline passed before every check held")
 }
 
 // hpaMatches compares what the plan rendered with what the API server

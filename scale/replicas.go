@@ -10,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ironflow/scaling"
-	"github.com/ironflow/scaling/internal/await"
 	"github.com/ironflow/scaling/internal/helmplan"
 	"github.com/ironflow/scaling/internal/manifest"
 	"github.com/ironflow/scaling/internal/values"
@@ -363,42 +362,22 @@ func (c *Client) verifyReplicas(ctx context.Context, plan *scaling.Plan, spec *r
 			return finish(scaling.Failed, fmt.Sprintf("HPA %s has minReplicas %d, the plan set %d", spec.HPA, minR, r.Replicas))
 		}
 	}
-	w, err := getWorkload(ctx, c.kube, spec.Workload)
-	if err != nil {
-		return nil, err
-	}
-	var overridden string
-	checks := c.newCheckEmitter(plan.Operation)
-	err = await.Until(ctx, workloadSources(c.kube, w), func(s await.Stores) (bool, error) {
-		obj, pods, rsets := fromStores(s, spec.Workload)
-		if obj == nil {
-			return false, &scaling.NotFoundError{Object: spec.Workload, Detail: "deleted while verifying"}
-		}
-		ro := observeRollout(obj, pods, rsets)
-		now := time.Now()
-		want := strconv.Itoa(int(r.Replicas))
-		v.Checks = []scaling.Check{
+	return c.watchWorkload(ctx, plan, v, spec.Workload, nil, func(o observation) verdict {
+		ro, now, want := o.ro, time.Now(), strconv.Itoa(int(r.Replicas))
+		vd := verdict{checks: []scaling.Check{
 			{Name: "spec-replicas", Expected: want, Observed: strconv.Itoa(int(ro.specReplicas)), Passed: ro.specReplicas == r.Replicas, Detail: managerDetail(ro), ObservedAt: now},
 			{Name: "rollout-observed", Expected: fmt.Sprintf("observedGeneration >= %d", ro.generation), Observed: strconv.FormatInt(ro.observedGeneration, 10), Passed: ro.observedGeneration >= ro.generation, ObservedAt: now},
 			{Name: "pods-ready", Expected: want + " Ready pods of the current revision", Observed: fmt.Sprintf("%d Ready of %d", ro.ready, ro.current), Passed: ro.ready == r.Replicas && ro.current == r.Replicas, Detail: pendingDetail(ro.pending), ObservedAt: now},
 			{Name: "old-pods-gone", Expected: "0 pods of older revisions", Observed: strconv.Itoa(int(ro.others)), Passed: ro.others == 0, ObservedAt: now},
-		}
+		}}
 		if hpaCheck != nil {
-			v.Checks = append(v.Checks, *hpaCheck)
+			vd.checks = append(vd.checks, *hpaCheck)
 		}
-		checks.emit(v.Checks)
 		if ro.specReplicas != r.Replicas {
-			overridden = fmt.Sprintf("%s spec.replicas is %d, the plan set %d%s", spec.Workload, ro.specReplicas, r.Replicas, byManager(ro.replicasManager))
-			return true, nil
+			vd.overridden = fmt.Sprintf("%s spec.replicas is %d, the plan set %d%s", spec.Workload, ro.specReplicas, r.Replicas, byManager(ro.replicasManager))
 		}
-		for _, ch := range v.Checks {
-			if !ch.Passed {
-				return false, nil
-			}
-		}
-		return true, nil
-	})
-	return conclude(ctx, v, err, overridden, "deadline passed before every check held"), nil
+		return vd
+	}, "deadline passed before every check held")
 }
 
 func managerDetail(ro rollout) string {

@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/ironflow/scaling"
-	"github.com/ironflow/scaling/internal/await"
 )
 
 // OpRolloutRestart is the Plan.Operation of RolloutRestart plans.
@@ -194,49 +193,35 @@ func (c *Client) applyRestart(ctx context.Context, plan *scaling.Plan, spec *res
 // and reports the spread over nodes before and after.
 func (c *Client) verifyRestart(ctx context.Context, plan *scaling.Plan, spec *restartSpec) (*scaling.Verification, error) {
 	v := &scaling.Verification{Operation: plan.Operation, Target: plan.Target, Started: time.Now()}
-	w, err := getWorkload(ctx, c.kube, spec.Workload)
-	if err != nil {
-		return nil, err
-	}
-	var overridden string
-	checks := c.newCheckEmitter(plan.Operation)
-	err = await.Until(ctx, workloadSources(c.kube, w), func(s await.Stores) (bool, error) {
-		obj, pods, rsets := fromStores(s, spec.Workload)
-		if obj == nil {
-			return false, &scaling.NotFoundError{Object: spec.Workload, Detail: "deleted while verifying"}
-		}
-		ro := observeRollout(obj, pods, rsets)
-		now := time.Now()
+	return c.watchWorkload(ctx, plan, v, spec.Workload, nil, func(o observation) verdict {
+		ro, now := o.ro, time.Now()
 		var template map[string]string
-		switch o := obj.(type) {
+		switch w := o.obj.(type) {
 		case *appsv1.Deployment:
-			template = o.Spec.Template.Annotations
+			template = w.Spec.Template.Annotations
 		case *appsv1.StatefulSet:
-			template = o.Spec.Template.Annotations
+			template = w.Spec.Template.Annotations
 		}
 		live := template[RestartedAtAnnotation]
 		var current []corev1.Pod
-		for _, p := range pods {
+		for _, p := range o.pods {
 			if p.DeletionTimestamp == nil && p.Annotations[RestartedAtAnnotation] == spec.RestartedAt {
 				current = append(current, *p)
 			}
 		}
 		want := ro.specReplicas
-		v.Checks = []scaling.Check{
+		vd := verdict{checks: []scaling.Check{
 			{Name: "template-restarted", Expected: spec.RestartedAt, Observed: live, Passed: live == spec.RestartedAt, ObservedAt: now},
 			{Name: "pods-replaced", Expected: fmt.Sprintf("%d Ready pods of the restarted template, none older", want), Observed: fmt.Sprintf("%d Ready of %d, %d older", ro.ready, ro.current, ro.others),
 				Passed: ro.ready == want && ro.current == want && ro.others == 0 && ro.observedGeneration >= ro.generation && int32(len(current)) == want, Detail: pendingDetail(ro.pending), ObservedAt: now},
 			{Name: "spread", Expected: "pods over the nodes", Observed: spreadString(spreadOf(current)), Passed: true,
 				Detail: "before: " + spreadString(spec.SpreadBefore), ObservedAt: now},
-		}
-		checks.emit(v.Checks)
+		}}
 		if live != spec.RestartedAt && live != "" {
-			overridden = "the pod template carries restartedAt " + live + ", not this plan's " + spec.RestartedAt
-			return true, nil
+			vd.overridden = "the pod template carries restartedAt " + live + ", not this plan's " + spec.RestartedAt
 		}
-		return v.Checks[0].Passed && v.Checks[1].Passed, nil
-	})
-	return conclude(ctx, v, err, overridden, "deadline passed before every pod was replaced"), nil
+		return vd
+	}, "deadline passed before every pod was replaced")
 }
 
 func spreadOf(pods []corev1.Pod) map[string]int {

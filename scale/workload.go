@@ -255,3 +255,53 @@ func patchScale(ctx context.Context, kube kubernetes.Interface, ref scaling.Obje
 	}
 	return nil
 }
+
+// observation is one evaluation of a watched workload.
+type observation struct {
+	obj  any // *appsv1.Deployment or *appsv1.StatefulSet
+	pods []*corev1.Pod
+	ro   rollout
+	// extra are the stores of the extra sources, in the order given.
+	extra await.Stores
+}
+
+// verdict is what a Verify makes of an observation.
+type verdict struct {
+	checks []scaling.Check
+	// overridden, when set, ends the watch with phase Overridden.
+	overridden string
+}
+
+// watchWorkload is the watch every workload Verify runs: the workload, its
+// pods (and ReplicaSets), plus extra sources; judge turns each observation
+// into checks; the watch ends when all pass, something overrides the plan,
+// the workload goes, or ctx ends.
+func (c *Client) watchWorkload(ctx context.Context, plan *scaling.Plan, v *scaling.Verification, ref scaling.ObjectRef, extra []await.Source, judge func(observation) verdict, timedOut string) (*scaling.Verification, error) {
+	w, err := getWorkload(ctx, c.kube, ref)
+	if err != nil {
+		return nil, err
+	}
+	own := workloadSources(c.kube, w)
+	emitter := c.newCheckEmitter(plan.Operation)
+	var overridden string
+	err = await.Until(ctx, append(own, extra...), func(s await.Stores) (bool, error) {
+		obj, pods, rsets := fromStores(s[:len(own)], ref)
+		if obj == nil {
+			return false, &scaling.NotFoundError{Object: ref, Detail: "deleted while verifying"}
+		}
+		vd := judge(observation{obj: obj, pods: pods, ro: observeRollout(obj, pods, rsets), extra: s[len(own):]})
+		v.Checks = vd.checks
+		emitter.emit(v.Checks)
+		if vd.overridden != "" {
+			overridden = vd.overridden
+			return true, nil
+		}
+		for _, ch := range v.Checks {
+			if !ch.Passed {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	return conclude(ctx, v, err, overridden, timedOut), nil
+}
