@@ -69,6 +69,19 @@ func appOnly(replicas int) map[string]any {
 	return v
 }
 
+// applyAndVerify applies a plan that must change something and requires its
+// Verify to succeed.
+func (e *realEnv) applyAndVerify(t *testing.T, ctx context.Context, plan *scaling.Plan) *scaling.Verification {
+	t.Helper()
+	applied, err := e.client.Apply(ctx, plan)
+	require.NoError(t, err)
+	require.True(t, applied.Changed, applied.Reason)
+	v, err := e.client.Verify(ctx, plan)
+	require.NoError(t, err)
+	require.Equal(t, scaling.Succeeded, v.Phase, v.String())
+	return v
+}
+
 func (e *realEnv) readyPods(t *testing.T) int {
 	t.Helper()
 	pods, err := e.cluster.Kube.CoreV1().Pods(e.ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=ironflow"})
@@ -152,11 +165,7 @@ func TestE2EApplyTwiceThenOverride(t *testing.T) {
 	defer cancel()
 	plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: e.ns, Release: release, Replicas: 5})
 	require.NoError(t, err)
-	_, err = e.client.Apply(ctx, plan)
-	require.NoError(t, err)
-	v, err := e.client.Verify(ctx, plan)
-	require.NoError(t, err)
-	require.Equal(t, scaling.Succeeded, v.Phase, v.String())
+	v := e.applyAndVerify(t, ctx, plan)
 
 	e.rec.Reset()
 	again, err := e.client.Apply(ctx, plan)
@@ -223,11 +232,7 @@ func TestE2EDownLowersHPAMinimumOnePodLeft(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, plan.Blocking(), plan.String())
 	require.Len(t, plan.Steps, 2)
-	_, err = e.client.Apply(ctx, plan)
-	require.NoError(t, err)
-	v, err := e.client.Verify(ctx, plan)
-	require.NoError(t, err)
-	require.Equal(t, scaling.Succeeded, v.Phase, v.String())
+	v := e.applyAndVerify(t, ctx, plan)
 	c, _ := v.Check("hpa-min")
 	assert.True(t, c.Passed)
 	assert.Equal(t, 1, e.readyPods(t))
@@ -243,11 +248,9 @@ func TestE2EAutoscaleWithBehaviorReadBack(t *testing.T) {
 	plan, err := e.client.PlanAutoscale(ctx, requestRate(e.ns, 2, 6))
 	require.NoError(t, err)
 	require.Empty(t, plan.Blocking(), plan.String())
-	_, err = e.client.Apply(ctx, plan)
-	require.NoError(t, err)
-	v, err := e.client.Verify(ctx, plan)
-	require.NoError(t, err)
-	require.Equal(t, scaling.Succeeded, v.Phase, v.String())
+	v := e.applyAndVerify(t, ctx, plan)
+	c, _ := v.Check("hpa-spec")
+	assert.True(t, c.Passed, c.Observed)
 
 	h, err := e.cluster.Kube.AutoscalingV2().HorizontalPodAutoscalers(e.ns).Get(ctx, release, metav1.GetOptions{})
 	require.NoError(t, err)
@@ -281,11 +284,7 @@ func TestE2ERolloutRestartLandsPodsOnANewNode(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, plan.Blocking())
 	assert.NotContains(t, plan.Summary, node, "no pod runs on the new node before the restart")
-	_, err = e.client.Apply(ctx, plan)
-	require.NoError(t, err)
-	v, err := e.client.Verify(ctx, plan)
-	require.NoError(t, err)
-	require.Equal(t, scaling.Succeeded, v.Phase, v.String())
+	v := e.applyAndVerify(t, ctx, plan)
 	spread, _ := v.Check("spread")
 	assert.Contains(t, spread.Observed, node+"=", "the scheduler put new pods on the empty node: %s", spread.Observed)
 	t.Logf("spread %s; after: %s", spread.Detail, spread.Observed)
@@ -312,11 +311,9 @@ func TestE2ETemplateSmallToMediumVerified(t *testing.T) {
 	plan, err := e.client.PlanTemplate(ctx, scale.Template{Namespace: e.ns, Release: release, To: to})
 	require.NoError(t, err)
 	require.Empty(t, plan.Blocking(), plan.String())
-	_, err = e.client.Apply(ctx, plan)
-	require.NoError(t, err)
-	v, err := e.client.Verify(ctx, plan)
-	require.NoError(t, err)
-	require.Equal(t, scaling.Succeeded, v.Phase, v.String())
+	v := e.applyAndVerify(t, ctx, plan)
+	c, _ := v.Check("pods-ready")
+	assert.Equal(t, "3 Ready of 3", c.Observed)
 	assert.Equal(t, 3, e.readyPods(t))
 }
 
