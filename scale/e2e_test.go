@@ -381,3 +381,31 @@ func verbs(reqs []reqcount.Request) []string {
 	}
 	return out
 }
+
+func TestE2EHPAOwnedReleaseBlockedThenRetargeted(t *testing.T) {
+	vals := appOnly(3)
+	vals["autoscaling"] = map[string]any{"enabled": true, "minReplicas": 3, "maxReplicas": 10}
+	e := newRealEnv(t, vals)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	require.Eventually(t, func() bool { return e.readyPods(t) == 3 }, time.Minute, 50*time.Millisecond)
+	e.rec.Reset()
+
+	plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: e.ns, Release: release, Replicas: 12})
+	require.NoError(t, err)
+	blocked := plan.Blocking()
+	require.Len(t, blocked, 1)
+	assert.Contains(t, blocked[0].Reason, "HPA ironflow keeps Deployment/"+e.ns+"/ironflow within [3, 10]; 12 is outside")
+	_, err = e.client.Apply(ctx, plan)
+	var gb *scaling.GuardBlockedError
+	require.ErrorAs(t, err, &gb)
+	assert.Empty(t, e.rec.Mutating(), "blocked: no write")
+
+	// The way out the guard names: retarget the HPA.
+	retarget, err := e.client.PlanAutoscale(ctx, scale.Autoscale{Namespace: e.ns, Release: release, MinReplicas: 12, MaxReplicas: 15})
+	require.NoError(t, err)
+	require.Empty(t, retarget.Blocking(), retarget.String())
+	v := e.applyAndVerify(t, ctx, retarget)
+	c, _ := v.Check("replicas-in-range")
+	assert.Equal(t, "spec 12, 12 Ready of 12", c.Observed)
+}

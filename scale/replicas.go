@@ -141,6 +141,13 @@ func (c *Client) PlanReplicas(ctx context.Context, r Replicas) (*scaling.Plan, e
 		return nil, err
 	}
 	if ref == nil {
+		if hpa, target, ok := renderedHPA(hp.After); ok {
+			// The chart hands the count to its HPA: say which, its range,
+			// and both ways out, as the hpa guard does for a live HPA.
+			plan.Guards = append(plan.Guards, hpaBlock(hpa, target, r.Replicas))
+			plan.Summary = fmt.Sprintf("Set %s=%d on release %s/%s, whose HPA owns the count.", r.ValuePath, r.Replicas, r.Namespace, r.Release)
+			return c.finishReplicasPlan(plan, r, hp, scaling.ObjectRef{})
+		}
 		plan.Guards = append(plan.Guards, scaling.GuardResult{Name: "value-path", Outcome: scaling.Block,
 			Reason: fmt.Sprintf("%s does not set spec.replicas of any Deployment or StatefulSet the chart renders (an HPA may own the count, or the path is wrong)", r.ValuePath),
 			Remedy: "name the value path that drives replicas, or scale through the autoscaler's minReplicas/maxReplicas"})
@@ -259,24 +266,24 @@ func (c *Client) hpaGuard(ctx context.Context, r Replicas, ref scaling.ObjectRef
 		return g, fmt.Errorf("listing HPAs in %s: %w", r.Namespace, err)
 	}
 	for i := range list.Items {
-		h := &list.Items[i]
-		if !targets(h, ref) {
-			continue
+		if h := &list.Items[i]; targets(h, ref) {
+			return hpaBlock(h, ref, r.Replicas), nil
 		}
-		minR := int32(1)
-		if h.Spec.MinReplicas != nil {
-			minR = *h.Spec.MinReplicas
-		}
-		g.Outcome = scaling.Block
-		if r.Replicas < minR || r.Replicas > h.Spec.MaxReplicas {
-			g.Reason = fmt.Sprintf("HPA %s keeps %s within [%d, %d]; %d is outside and would be undone", h.Name, ref, minR, h.Spec.MaxReplicas, r.Replicas)
-		} else {
-			g.Reason = fmt.Sprintf("HPA %s owns the replica count of %s (range [%d, %d]); a fixed count would be overridden", h.Name, ref, minR, h.Spec.MaxReplicas)
-		}
-		g.Remedy = "retarget the HPA's minReplicas/maxReplicas, or disable autoscaling first"
-		return g, nil
 	}
 	return g, nil
+}
+
+// hpaBlock is the hpa guard's verdict for a workload an HPA owns.
+func hpaBlock(h *autoscalingv2.HorizontalPodAutoscaler, ref scaling.ObjectRef, replicas int32) scaling.GuardResult {
+	minR := deref(h.Spec.MinReplicas)
+	g := scaling.GuardResult{Name: "hpa", Outcome: scaling.Block,
+		Remedy: fmt.Sprintf("retarget HPA %s's minReplicas/maxReplicas (scale.Autoscale), or disable autoscaling first", h.Name)}
+	if replicas < minR || replicas > h.Spec.MaxReplicas {
+		g.Reason = fmt.Sprintf("HPA %s keeps %s within [%d, %d]; %d is outside and would be undone", h.Name, ref, minR, h.Spec.MaxReplicas, replicas)
+	} else {
+		g.Reason = fmt.Sprintf("HPA %s owns the replica count of %s (range [%d, %d]); a fixed count would be overridden", h.Name, ref, minR, h.Spec.MaxReplicas)
+	}
+	return g
 }
 
 func targets(h *autoscalingv2.HorizontalPodAutoscaler, ref scaling.ObjectRef) bool {
