@@ -82,6 +82,23 @@ func TestQuorumLossAndRecovery(t *testing.T) {
 	require.NoError(t, c.Stop("ironflow-nats-2"))
 	_, err = c.WaitMetaLeader(ctx)
 	require.NoError(t, err)
+	// If the stopped server led the stream, the two left elect a new stream
+	// leader (seconds, not milliseconds); with it, writes work again.
+	streamInfo := func() (*jetstream.StreamInfo, error) {
+		// Each attempt gets its own short deadline: a request sent while the
+		// stream has no leader is never answered.
+		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+		defer acancel()
+		s, err := js.Stream(actx, "ORDERS")
+		if err != nil {
+			return nil, err
+		}
+		return s.Info(actx)
+	}
+	require.NoError(t, poll(ctx, "an ORDERS leader on a running server", func() bool {
+		info, err := streamInfo()
+		return err == nil && info.Cluster != nil && info.Cluster.Leader != "" && info.Cluster.Leader != "ironflow-nats-2"
+	}))
 	require.NoError(t, publish(10), "one server down: writes keep working")
 
 	require.NoError(t, c.Stop("ironflow-nats-1"))
@@ -94,9 +111,7 @@ func TestQuorumLossAndRecovery(t *testing.T) {
 	// Retry with the same message ID until the stream has a leader again;
 	// de-duplication makes the retries safe.
 	require.NoError(t, poll(ctx, "a writable stream", func() bool { return publish(12) == nil }))
-	s, err := js.Stream(ctx, "ORDERS")
-	require.NoError(t, err)
-	info, err := s.Info(ctx)
+	info, err := streamInfo()
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, info.State.Msgs, uint64(acked), "no acknowledged message is lost")
 }
