@@ -14,6 +14,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmrelease"
@@ -408,4 +411,30 @@ func TestE2EHPAOwnedReleaseBlockedThenRetargeted(t *testing.T) {
 	v := e.applyAndVerify(t, ctx, retarget)
 	c, _ := v.Check("replicas-in-range")
 	assert.Equal(t, "spec 12, 12 Ready of 12", c.Observed)
+}
+
+func TestE2EConnectionBudgetReadsALiveCNPGCluster(t *testing.T) {
+	e := newRealEnv(t, appOnly(3))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// A database managed outside the release: the guard reads its
+	// max_connections from the live Cluster object.
+	cluster := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": map[string]any{"name": "pg"},
+		"spec": map[string]any{"instances": int64(2), "storage": map[string]any{"size": "1Gi"},
+			"postgresql": map[string]any{"parameters": map[string]any{"max_connections": "40"}}},
+	}}
+	dyn, err := dynamic.NewForConfig(testenv.Shared().RESTConfig())
+	require.NoError(t, err)
+	_, err = dyn.Resource(schema.GroupVersionResource{Group: "postgresql.cnpg.io", Version: "v1", Resource: "clusters"}).Namespace(e.ns).Create(ctx, cluster, metav1.CreateOptions{})
+	require.NoError(t, err)
+
+	plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: e.ns, Release: release, Replicas: 5, Budget: scale.ConnectionBudget{Cluster: "pg"}})
+	require.NoError(t, err)
+	blocked := plan.Blocking()
+	require.Len(t, blocked, 1)
+	assert.Equal(t, "(5 replicas + 2 surge) x pool 10 + 0 others = 70 connections; max_connections 40 (CNPG Cluster pg) - 3 reserved = 37", blocked[0].Reason)
+
+	_, err = e.client.PlanReplicas(ctx, scale.Replicas{Namespace: e.ns, Release: release, Replicas: 5, Budget: scale.ConnectionBudget{Cluster: "missing"}})
+	assert.ErrorIs(t, err, scaling.ErrNotFound)
 }

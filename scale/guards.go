@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -138,6 +139,10 @@ type ConnectionBudget struct {
 	Reserved int `json:"reserved,omitempty"`
 	// Others are connections held by other clients (jobs, admin tools).
 	Others int `json:"others,omitempty"`
+	// Cluster names a CloudNativePG Cluster in the namespace to read
+	// max_connections from when the release renders none (a database
+	// managed outside the release).
+	Cluster string `json:"cluster,omitempty"`
 }
 
 const (
@@ -150,7 +155,7 @@ const (
 // once, so the peak is (replicas + maxSurge) x pool + others. A PgBouncer
 // Pooler of type rw in front of the database absorbs client connections and
 // passes the guard.
-func budgetGuard(b ConnectionBudget, replicas int32, computed map[string]any, after map[string]manifest.Object, strategy *appsv1.DeploymentStrategy) scaling.GuardResult {
+func budgetGuard(b ConnectionBudget, replicas int32, computed map[string]any, after map[string]manifest.Object, live *manifest.Object, strategy *appsv1.DeploymentStrategy) scaling.GuardResult {
 	g := scaling.GuardResult{Name: "connection-budget", Outcome: scaling.Pass}
 	path := b.PoolSizePath
 	if path == "" {
@@ -162,6 +167,9 @@ func budgetGuard(b ConnectionBudget, replicas int32, computed map[string]any, af
 		return g
 	}
 	cluster, pooler := cnpgObjects(after)
+	if cluster == nil {
+		cluster = live
+	}
 	if pooler != "" {
 		g.Reason = fmt.Sprintf("PgBouncer Pooler %s fronts the database: clients do not hold server connections", pooler)
 		return g
@@ -196,6 +204,29 @@ func budgetGuard(b ConnectionBudget, replicas int32, computed map[string]any, af
 	return g
 }
 
+// liveCNPGCluster reads a CloudNativePG Cluster through the clientset's
+// REST client (the CRD has no typed client here). A clientset without one
+// (a fake) or a missing Cluster is an error.
+func (c *Client) liveCNPGCluster(ctx context.Context, namespace, name string) (*manifest.Object, error) {
+	rc := c.kube.Discovery().RESTClient()
+	if rc == nil || reflect.ValueOf(rc).IsNil() {
+		return nil, fmt.Errorf("this clientset cannot read custom resources")
+	}
+	raw, err := rc.Get().AbsPath("/apis/postgresql.cnpg.io/v1/namespaces", namespace, "clusters", name).DoRaw(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading CNPG Cluster %s/%s: %w", namespace, name, err)
+	}
+	objs, err := manifest.Parse(string(raw), namespace)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range objs {
+		return &o, nil
+	}
+	return nil, fmt.Errorf("CNPG Cluster %s/%s: empty answer", namespace, name)
+}
+
+// maxSurge is the rolling update's extra pods for a count.
 func maxSurge(s *appsv1.DeploymentStrategy, replicas int32) int32 {
 	if s == nil || s.Type == appsv1.RecreateDeploymentStrategyType {
 		return 0

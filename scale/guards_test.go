@@ -99,4 +99,6 @@ func TestConnectionBudgetGuard(t *testing.T) {
 
 	_, err = e.client.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 5, Budget: scale.ConnectionBudget{MaxConnections: 3, Reserved: 3}})
 	assert.ErrorIs(t, err, scaling.ErrInvalidInput)
+	_, err = e.client.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 5, Budget: scale.ConnectionBudget{Cluster: "pg"}})
+	assert.ErrorIs(t, err, scaling.ErrNotFound, "a fake clientset cannot read the Cluster: said, not guessed")
 }

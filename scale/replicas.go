@@ -179,7 +179,13 @@ func (c *Client) PlanReplicas(ctx context.Context, r Replicas) (*scaling.Plan, e
 	if err != nil {
 		return nil, err
 	}
-	plan.Guards = append(plan.Guards, quota, budgetGuard(r.Budget, r.Replicas, hp.Rendered.Computed, hp.After, strategy))
+	var liveCluster *manifest.Object
+	if r.Budget.Cluster != "" && r.Budget.MaxConnections == 0 {
+		if liveCluster, err = c.liveCNPGCluster(ctx, r.Namespace, r.Budget.Cluster); err != nil {
+			return nil, &scaling.NotFoundError{Object: scaling.ObjectRef{Kind: "Cluster", Namespace: r.Namespace, Name: r.Budget.Cluster}, Detail: err.Error()}
+		}
+	}
+	plan.Guards = append(plan.Guards, quota, budgetGuard(r.Budget, r.Replicas, hp.Rendered.Computed, hp.After, liveCluster, strategy))
 
 	current, _ := values.Int(hp.Release.Computed, r.ValuePath)
 	if hp.Changed() || live.Replicas != r.Replicas {
