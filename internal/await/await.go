@@ -103,8 +103,17 @@ func Until(ctx context.Context, sources []Source, cond Condition) error {
 	if err := waitSynced(ctx, synced); err != nil {
 		return err
 	}
+	return Signalled(ctx, changed, func() (bool, error) { return cond(stores) })
+}
+
+// Signalled is the loop under Until, for state that is not a Kubernetes
+// object: it evaluates cond once, then again whenever changed delivers (a
+// NATS advisory, a server event), until cond holds, returns an error, or ctx
+// ends. Senders should not block: one pending signal covers every change
+// that arrives before the next evaluation.
+func Signalled(ctx context.Context, changed <-chan struct{}, cond func() (bool, error)) error {
 	for {
-		done, err := cond(stores)
+		done, err := cond()
 		if err != nil || done {
 			return err
 		}

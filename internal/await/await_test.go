@@ -84,3 +84,27 @@ func TestUntilStopsOnConditionError(t *testing.T) {
 func TestUntilNeedsSources(t *testing.T) {
 	assert.Error(t, Until(context.Background(), nil, func(Stores) (bool, error) { return true, nil }))
 }
+
+func TestSignalledEvaluatesOncePerSignal(t *testing.T) {
+	changed := make(chan struct{}, 1)
+	var state, evaluations int
+	go func() {
+		for i := 0; i < 3; i++ {
+			changed <- struct{}{}
+		}
+	}()
+	err := Signalled(context.Background(), changed, func() (bool, error) {
+		evaluations++
+		state++ // each evaluation sees one more change
+		return state == 4, nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 4, evaluations, "one evaluation up front, then one per signal")
+}
+
+func TestSignalledWithoutSignalsEndsAtTheDeadline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := Signalled(ctx, nil, func() (bool, error) { return false, nil })
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}
