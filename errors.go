@@ -29,6 +29,10 @@ var (
 type GuardBlockedError struct {
 	Operation string
 	Guards    []GuardResult // the blocking guards
+	// Causes are the operation's typed errors behind the guards, with the
+	// numbers and objects involved, for errors.As; they are not part of a
+	// serialised plan, so an operation rebuilds them from its spec.
+	Causes []error
 }
 
 func (e *GuardBlockedError) Error() string {
@@ -45,6 +49,9 @@ func (e *GuardBlockedError) Error() string {
 
 // Is reports ErrGuardBlocked.
 func (e *GuardBlockedError) Is(target error) bool { return target == ErrGuardBlocked }
+
+// Unwrap returns the Causes, so errors.As finds an operation's typed error.
+func (e *GuardBlockedError) Unwrap() []error { return e.Causes }
 
 // Guard returns the blocking guard with the given name, if any.
 func (e *GuardBlockedError) Guard(name string) (GuardResult, bool) {

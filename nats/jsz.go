@@ -98,8 +98,8 @@ func (e *SystemAccountError) Is(target error) bool { return target == ErrNoSyste
 
 func (e *SystemAccountError) Unwrap() error { return e.Err }
 
-// pingJSZ sends one JSZ ping and gathers the replies of every server that
-// answers before the gather window closes. Outside the system account the
+// pingJSZ sends one JSZ ping and gathers replies until every server the meta
+// leader knows to be online has answered, or the gather window closes. Outside the system account the
 // server answers "no responders" at once, which becomes a
 // *SystemAccountError instead of a timeout.
 func pingJSZ(ctx context.Context, nc *natsgo.Conn, opts jszOptions, window time.Duration) ([]jszResponse, error) {
@@ -141,7 +141,7 @@ func pingJSZ(ctx context.Context, nc *natsgo.Conn, opts jszOptions, window time.
 			return nil, fmt.Errorf("nats: decoding JSZ reply: %w", err)
 		}
 		out = append(out, r)
-		if opts.LeaderOnly {
+		if opts.LeaderOnly || allAnswered(out) {
 			break
 		}
 	}
@@ -149,4 +149,29 @@ func pingJSZ(ctx context.Context, nc *natsgo.Conn, opts jszOptions, window time.
 		return nil, &SystemAccountError{Subject: jszSubject, Err: context.DeadlineExceeded}
 	}
 	return out, nil
+}
+
+// allAnswered reports whether the replies include the meta leader's and one
+// from each peer it sees online. A server without clustering answers alone.
+func allAnswered(replies []jszResponse) bool {
+	for _, r := range replies {
+		if r.Data == nil {
+			continue
+		}
+		m := r.Data.Meta
+		if m == nil {
+			return len(replies) == 1 // a single server without a cluster
+		}
+		if m.Leader != r.Server.Name {
+			continue
+		}
+		online := 1
+		for _, p := range m.Replicas {
+			if !p.Offline {
+				online++
+			}
+		}
+		return len(replies) >= online
+	}
+	return false
 }

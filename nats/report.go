@@ -1,10 +1,6 @@
-// Package nats operates a NATS JetStream cluster the way the runbook's NATS
-// sections do by hand (`nats server report jetstream`, `nats server cluster
-// peer-remove`), as typed operations.
-//
-// Report (report.go) is the reading an operator does before scaling:
+// Report (this file) is the reading an operator does before scaling:
 // storage per server, the meta group, and where each stream's replicas live.
-// It needs a connection in the system account.
+
 package nats
 
 import (
@@ -74,9 +70,11 @@ type StreamReport struct {
 const StorageWarnPercent = 80
 
 // Inspect reads the cluster through a system-account connection: one JSZ
-// ping answered by every server (streams and accounts included). Without
-// system-account access it returns a *SystemAccountError at once, not a
-// timeout. window bounds how long replies are gathered (default 1 s).
+// ping answered by every server (streams and accounts included). It returns
+// as soon as every server the meta leader sees online has answered; window
+// (default 1 s) bounds the wait for servers that do not, such as every server
+// when the meta group has no leader. Without system-account access it
+// returns a *SystemAccountError at once, not a timeout.
 func Inspect(ctx context.Context, nc *natsgo.Conn, window time.Duration) (*Report, error) {
 	if nc == nil {
 		return nil, fmt.Errorf("nats: Inspect needs a connection")
@@ -102,6 +100,10 @@ func Inspect(ctx context.Context, nc *natsgo.Conn, window time.Duration) (*Repor
 			MemoryUsed: d.Memory, MemoryReserved: d.ReservedMemory, MemoryMax: uint64(max(d.Config.MaxMemory, 0)),
 			Streams: d.Streams,
 		})
+		if m := d.Meta; m != nil && r.Meta.Leader == "" && m.Size > r.Meta.Size {
+			// Without a leader, the followers' view is all there is.
+			r.Meta.Size, r.Meta.QuorumNeeded = m.Size, m.QuorumNeeded
+		}
 		if m := d.Meta; m != nil && m.Leader == rep.Server.Name {
 			r.Meta = MetaGroup{Leader: m.Leader, Size: m.Size, QuorumNeeded: m.QuorumNeeded, Peers: []Peer{{Name: m.Leader, Leader: true, Current: true}}}
 			for _, p := range m.Replicas {

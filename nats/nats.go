@@ -1,0 +1,172 @@
+// Package nats operates a NATS JetStream cluster deployed with Helm the way
+// the runbook's NATS sections do by hand (`nats server report jetstream`,
+// `helm upgrade --set nats.config.cluster.replicas=N`, `nats server cluster
+// peer-remove`), as typed operations that keep the meta group's quorum.
+//
+// Each operation has its own file: ScaleCluster (scale_cluster.go),
+// ExpandStorage (expand_storage.go) and the read-only Inspect (report.go).
+// Apply and Verify take any plan made by this package.
+//
+// JetStream is read and changed through a connection in the system account
+// (Options.System): without it the servers do not answer the monitoring and
+// meta requests, which this package reports as a *SystemAccountError rather
+// than a timeout. Stream replicas can only be changed from the account that
+// owns the stream, so lowering or raising them needs Options.Accounts.
+//
+// The package links nats.go and jsm.go's API types, never nats-server.
+package nats
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/helmrelease"
+)
+
+// Defaults of Options.
+const (
+	DefaultVerifyTimeout  = 5 * time.Minute
+	DefaultRequestTimeout = 5 * time.Second
+	// DefaultStepTimeout bounds each waiting step of an Apply (a server
+	// leaving, the meta group shrinking, an evacuation finishing) when ctx has
+	// no deadline of its own.
+	DefaultStepTimeout = 3 * time.Minute
+)
+
+// Options configure a Client. Only System is required; the zero value of
+// every other field means its default.
+type Options struct {
+	// System is a connection in the system account.
+	System *natsgo.Conn
+	// Accounts are connections in the accounts that own streams, keyed by
+	// account name (for example "APP", or "$G" for a server without
+	// accounts). A plan that lowers or raises a stream's replicas needs the
+	// stream's account here.
+	Accounts map[string]*natsgo.Conn
+	// Releases is the Helm seam; nil means Helm v3 against the cluster.
+	Releases scaling.Releases
+	// Progress receives step and check events.
+	Progress scaling.Progress
+	// VerifyTimeout bounds Verify when ctx has no deadline.
+	VerifyTimeout time.Duration
+	// RequestTimeout bounds each NATS request.
+	RequestTimeout time.Duration
+	// StepTimeout bounds each waiting step of an Apply.
+	StepTimeout time.Duration
+}
+
+// Client runs the NATS operations against one Kubernetes cluster and one
+// NATS cluster. It is safe for concurrent use.
+type Client struct {
+	kube     kubernetes.Interface
+	releases scaling.Releases
+	sys      *natsgo.Conn
+	opts     Options
+}
+
+// New returns a Client. It validates the options and reads nothing.
+func New(c *scaling.Cluster, opts Options) (*Client, error) {
+	if c == nil || c.Kube == nil {
+		return nil, &scaling.InvalidInputError{Field: "cluster", Value: nil, Reason: "a connected *scaling.Cluster with Kube set is required"}
+	}
+	if opts.System == nil {
+		return nil, &scaling.InvalidInputError{Field: "Options.System", Value: nil, Reason: "a connection in the system account is required"}
+	}
+	for name, nc := range opts.Accounts {
+		if name == "" || nc == nil {
+			return nil, &scaling.InvalidInputError{Field: "Options.Accounts", Value: name, Reason: "every entry needs an account name and a connection"}
+		}
+	}
+	for _, d := range []struct {
+		field string
+		v     *time.Duration
+		def   time.Duration
+	}{{"VerifyTimeout", &opts.VerifyTimeout, DefaultVerifyTimeout}, {"RequestTimeout", &opts.RequestTimeout, DefaultRequestTimeout}, {"StepTimeout", &opts.StepTimeout, DefaultStepTimeout}} {
+		if *d.v < 0 {
+			return nil, &scaling.InvalidInputError{Field: "Options." + d.field, Value: *d.v, Reason: "must not be negative"}
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	rels := opts.Releases
+	if rels == nil {
+		if c.Config == nil {
+			return nil, &scaling.InvalidInputError{Field: "Options.Releases", Value: nil, Reason: "required when the cluster has no REST config"}
+		}
+		rels = helmrelease.New(c.Config, c.Kube)
+	}
+	return &Client{kube: c.Kube, releases: rels, sys: opts.System, opts: opts}, nil
+}
+
+// Apply runs a plan made by this package. A plan with a blocking guard is a
+// *scaling.GuardBlockedError whose causes (errors.As) are this package's
+// typed guard errors; live state that drifted since planning is a
+// *scaling.StalePlanError. In both cases nothing is changed. A plan whose
+// target state already holds returns Applied.Changed == false.
+func (c *Client) Apply(ctx context.Context, plan *scaling.Plan) (*scaling.Applied, error) {
+	if plan == nil {
+		return nil, &scaling.InvalidPlanError{Reason: "nil plan"}
+	}
+	switch plan.Operation {
+	case OpScaleCluster:
+		var spec scaleClusterSpec
+		if err := decodeSpec(plan, &spec); err != nil {
+			return nil, err
+		}
+		if blocked := plan.Blocking(); len(blocked) > 0 {
+			return nil, &scaling.GuardBlockedError{Operation: plan.Operation, Guards: blocked, Causes: spec.Findings.errors()}
+		}
+		return c.applyScaleCluster(ctx, plan, &spec)
+	}
+	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a nats operation"}
+}
+
+// Verify watches the outcome of an applied plan until it holds, fails
+// beyond recovery (a lost quorum), or the deadline (ctx's, else
+// Options.VerifyTimeout) passes. The error is non-nil only when Verify could
+// not watch at all; an outcome that does not hold is a Verification with a
+// Phase other than Succeeded.
+func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verification, error) {
+	if plan == nil {
+		return nil, &scaling.InvalidPlanError{Reason: "nil plan"}
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.opts.VerifyTimeout)
+		defer cancel()
+	}
+	switch plan.Operation {
+	case OpScaleCluster:
+		var spec scaleClusterSpec
+		if err := decodeSpec(plan, &spec); err != nil {
+			return nil, err
+		}
+		return c.verifyScaleCluster(ctx, plan, &spec)
+	}
+	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a nats operation"}
+}
+
+func decodeSpec(plan *scaling.Plan, into any) error {
+	if plan.Version != scaling.PlanVersion {
+		return &scaling.InvalidPlanError{Reason: "unknown plan format version"}
+	}
+	if err := json.Unmarshal(plan.Spec, into); err != nil {
+		return &scaling.InvalidPlanError{Reason: plan.Operation + " spec: " + err.Error()}
+	}
+	return nil
+}
+
+func encodeSpec(spec any) (json.RawMessage, error) {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("nats: encoding plan spec: %w", err)
+	}
+	return b, nil
+}

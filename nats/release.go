@@ -1,0 +1,60 @@
+package nats
+
+import (
+	"context"
+	"encoding/json"
+
+	appsv1 "k8s.io/api/apps/v1"
+
+	"github.com/ironflow/scaling/internal/await"
+	"github.com/ironflow/scaling/internal/helmplan"
+	"github.com/ironflow/scaling/internal/values"
+)
+
+// setReleaseReplicas sets the release's cluster.replicas to n on top of its
+// newest user values (--reuse-values --set) and waits until the StatefulSet
+// runs exactly n pods. It reports whether it upgraded the release.
+func (c *Client) setReleaseReplicas(ctx context.Context, t target, path string, n int) (bool, error) {
+	rel, err := helmplan.Last(ctx, c.releases, t.Namespace, t.Release)
+	if err != nil {
+		return false, err
+	}
+	vals := values.Copy(rel.Values)
+	if err := values.Set(vals, path, n); err != nil {
+		return false, err
+	}
+	did := false
+	if rel.Status != "deployed" || !sameJSON(rel.Values, vals) {
+		if _, err := c.releases.Upgrade(ctx, t.Namespace, t.Release, rel.Revision, vals); err != nil {
+			return false, err
+		}
+		did = true
+	}
+	sts := c.kube.AppsV1().StatefulSets(t.Namespace)
+	src := await.Typed(c.kube, "statefulset", &appsv1.StatefulSet{}, sts.List, sts.Watch, await.ByName(t.StatefulSet))
+	return did, await.Until(ctx, []await.Source{src}, func(s await.Stores) (bool, error) {
+		for _, o := range await.List[*appsv1.StatefulSet](s[0]) {
+			if o.Status.ObservedGeneration >= o.Generation && o.Spec.Replicas != nil && int(*o.Spec.Replicas) == n && int(o.Status.Replicas) == n {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}
+
+// sameJSON compares values trees as they are stored: as JSON, where 5 and
+// 5.0 are the same number.
+func sameJSON(a, b map[string]any) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	var ga, gb any
+	if json.Unmarshal(ja, &ga) != nil || json.Unmarshal(jb, &gb) != nil {
+		return false
+	}
+	na, _ := json.Marshal(ga)
+	nb, _ := json.Marshal(gb)
+	return string(na) == string(nb)
+}

@@ -1,0 +1,553 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+
+	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/await"
+	"github.com/ironflow/scaling/internal/helmplan"
+)
+
+// OpScaleCluster is the Operation of ScaleCluster plans.
+const OpScaleCluster = "nats.ScaleCluster"
+
+// Step actions of a ScaleCluster plan, in the order they can occur.
+const (
+	ActionLowerReplicas = "lower-stream-replicas"
+	ActionEvacuate      = "evacuate-server"
+	ActionSetReplicas   = "set-release-value"
+	ActionPeerRemove    = "peer-remove"
+	ActionAwaitServers  = "await-servers"
+	ActionRaiseReplicas = "raise-stream-replicas"
+)
+
+// Guard names of a ScaleCluster plan.
+const (
+	GuardQuorum    = "quorum"
+	GuardHealth    = "cluster-health"
+	GuardReplicas  = "stream-replicas"
+	GuardData      = "data-on-leaving-servers"
+	GuardAccounts  = "account-connections"
+	GuardEvenSize  = "even-size"
+	GuardClustered = "clustering"
+)
+
+// maxStreamReplicas is JetStream's limit on a stream's replicas.
+const maxStreamReplicas = 5
+
+// ScaleCluster changes how many servers a NATS JetStream cluster deployed by
+// a Helm release runs (`helm upgrade --set nats.config.cluster.replicas=N`),
+// without losing the meta group's quorum or a stream's data.
+//
+// A scale-down removes one server at a time, highest ordinal first (the pod
+// a StatefulSet removes first): optionally evacuate it, lower the release's
+// replicas by one, wait until the server is gone, peer-remove it and wait for
+// the meta group to shrink. Doing it per server keeps a quorum at every step
+// (stopping 4 of 7 servers at once would lose it) and means evacuated data
+// can only land on servers that stay. Each server therefore costs one
+// release revision.
+type ScaleCluster struct {
+	Namespace string `json:"namespace"`
+	Release   string `json:"release"`
+	// Replicas is the target number of servers.
+	Replicas int `json:"replicas"`
+	// ValuePrefix is where the chart's NATS values live; default "nats"
+	// (the official chart as a subchart named nats, the runbook's form).
+	ValuePrefix string `json:"valuePrefix,omitempty"`
+	// Standalone says the release is the official NATS chart itself: its
+	// value paths have no prefix. ValuePrefix must then be empty.
+	Standalone bool `json:"standalone,omitempty"`
+	// StatefulSet is the servers' StatefulSet; default "<release>-nats"
+	// (the official chart's name; as a standalone release whose name
+	// contains "nats", the release name).
+	StatefulSet string `json:"statefulSet,omitempty"`
+	// LowerStreamReplicas lets the plan lower streams whose replicas exceed
+	// the target to the target, before any server leaves.
+	LowerStreamReplicas bool `json:"lowerStreamReplicas,omitempty"`
+	// Evacuate lets the plan move every stream and consumer replica off each
+	// leaving server before it leaves (nats-server 2.15+). Without it, a
+	// stream whose data lives only on leaving servers blocks the plan.
+	Evacuate bool `json:"evacuate,omitempty"`
+	// RaiseStreamReplicas, when set, raises every stream with fewer replicas
+	// to this many once the cluster has its new size (at most Replicas and
+	// 5).
+	RaiseStreamReplicas int `json:"raiseStreamReplicas,omitempty"`
+}
+
+func (r *ScaleCluster) validate() error {
+	bad := func(field string, v any, reason string) error {
+		return &scaling.InvalidInputError{Field: "ScaleCluster." + field, Value: v, Reason: reason}
+	}
+	switch {
+	case r.Namespace == "":
+		return bad("Namespace", r.Namespace, "required")
+	case r.Release == "":
+		return bad("Release", r.Release, "required")
+	case r.Replicas < 1:
+		return bad("Replicas", r.Replicas, "a cluster needs at least one server")
+	case r.Standalone && r.ValuePrefix != "":
+		return bad("ValuePrefix", r.ValuePrefix, "a standalone chart's values have no prefix")
+	case strings.HasPrefix(r.ValuePrefix, ".") || strings.HasSuffix(r.ValuePrefix, "."):
+		return bad("ValuePrefix", r.ValuePrefix, `a value path like "nats" or "platform.nats", without leading or trailing dots`)
+	case r.RaiseStreamReplicas < 0 || r.RaiseStreamReplicas > min(r.Replicas, maxStreamReplicas):
+		return bad("RaiseStreamReplicas", r.RaiseStreamReplicas, fmt.Sprintf("must be between 0 and min(Replicas, %d) = %d", maxStreamReplicas, min(r.Replicas, maxStreamReplicas)))
+	}
+	return nil
+}
+
+func (r *ScaleCluster) target() target {
+	t := target{Namespace: r.Namespace, Release: r.Release, Prefix: r.ValuePrefix, StatefulSet: r.StatefulSet}
+	if !r.Standalone && t.Prefix == "" {
+		t.Prefix = "nats"
+	}
+	if t.StatefulSet == "" {
+		t.StatefulSet = r.Release + "-nats"
+		if r.Standalone && strings.Contains(r.Release, "nats") {
+			t.StatefulSet = r.Release
+		}
+	}
+	return t
+}
+
+// scaleClusterSpec is the plan's Spec: everything Apply and Verify need.
+type scaleClusterSpec struct {
+	Request  ScaleCluster `json:"request"`
+	Target   target       `json:"target"`
+	From     int          `json:"from"`
+	Findings findings     `json:"findings"`
+}
+
+// PlanScaleCluster reads the release, the StatefulSet and JetStream (one
+// system-account reading) and plans the change. It returns a plan even when
+// guards block it, so the reasons can be shown; Apply refuses such a plan.
+// Invalid input is a *scaling.InvalidInputError before anything is read;
+// missing system-account access is a *SystemAccountError.
+func (c *Client) PlanScaleCluster(ctx context.Context, req ScaleCluster) (*scaling.Plan, error) {
+	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	t := req.target()
+	st, err := c.readState(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	d := c.decide(req, t, st)
+	spec := scaleClusterSpec{Request: req, Target: t, From: st.size(), Findings: d.findings}
+	raw, err := encodeSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	plan := &scaling.Plan{
+		Version:     scaling.PlanVersion,
+		Operation:   OpScaleCluster,
+		Target:      t.stsRef(),
+		Summary:     fmt.Sprintf("NATS cluster %s: %d -> %d servers", t.StatefulSet, st.size(), req.Replicas),
+		Steps:       d.steps,
+		Guards:      d.guards,
+		NoOp:        len(d.steps) == 0,
+		Fingerprint: st.fingerprint(t, d.over, d.onlyLeaving),
+		Spec:        raw,
+		CreatedAt:   time.Now().UTC(),
+	}
+	if !plan.NoOp {
+		res, err := helmplan.PlanFrom(ctx, c.releases, st.release, []helmplan.Set{{Path: t.path("replicas"), Value: req.Replicas}})
+		if err != nil {
+			return nil, err
+		}
+		plan.Diff = res.Diff + streamDiff(d.steps)
+	}
+	return plan, nil
+}
+
+// decision is what decide concludes from live state.
+type decision struct {
+	steps       []scaling.Step
+	guards      []scaling.GuardResult
+	findings    findings
+	over        []StreamRef // replicas above the target
+	onlyLeaving []StreamRef // every current replica on a leaving server
+}
+
+// decide evaluates the guards and orders the steps. It is pure: the same
+// live state gives the same plan, which is also how Apply recognises a plan
+// whose target state already holds (no steps left).
+func (c *Client) decide(req ScaleCluster, t target, st *liveState) decision {
+	var d decision
+	from, to := st.size(), req.Replicas
+	rep := st.report
+	guard := func(name string, o scaling.Outcome, reason, remedy string) {
+		d.guards = append(d.guards, scaling.GuardResult{Name: name, Outcome: o, Reason: reason, Remedy: remedy})
+	}
+
+	// Clustering: a clustered meta group of one is the runbook's "never
+	// below 2" trap; the target must keep two servers.
+	switch {
+	case !st.clustering && to > 1:
+		guard(GuardClustered, scaling.Block, fmt.Sprintf("clustering is off in the release (%s=false): %d servers would not form a cluster", t.path("enabled"), to),
+			"enable clustering in the release first; assets created on a single server do not survive the change unharmed (nats-server #6838)")
+	case st.clustering && to < 2:
+		d.findings.Quorum = &QuorumError{Current: from, Target: to}
+		guard(GuardQuorum, scaling.Block, fmt.Sprintf("clustering is on and the target is %d server: a clustered meta group needs at least 2", to),
+			"keep at least 2 servers; one server is only reached by disabling clustering, after no stream needs more than one replica")
+	default:
+		guard(GuardQuorum, scaling.Pass, fmt.Sprintf("the meta group keeps a quorum: %d -> %d servers, one at a time", from, to), "")
+	}
+
+	// Health: a leader, nobody offline or lagging, every stream led.
+	h := &UnhealthyError{Leader: rep.Meta.Leader, Size: rep.Meta.Size, Answering: len(rep.Servers)}
+	for _, p := range rep.Meta.Peers {
+		if p.Offline {
+			h.Offline = append(h.Offline, p.Name)
+		} else if !p.Current {
+			h.Lagging = append(h.Lagging, p.Name)
+		}
+	}
+	for _, s := range rep.Streams {
+		if s.Leader == "" {
+			h.Leaderless = append(h.Leaderless, StreamRef{Account: s.Account, Name: s.Name, Replicas: s.Replicas})
+		}
+	}
+	if st.clustering && (h.Leader == "" || len(h.Offline)+len(h.Lagging)+len(h.Leaderless) > 0) {
+		d.findings.Health = h
+		guard(GuardHealth, scaling.Block, strings.TrimPrefix(h.Error(), "nats: "), "bring the cluster back to health before changing its size (nats.Inspect shows the details)")
+	} else {
+		guard(GuardHealth, scaling.Pass, fmt.Sprintf("meta leader %s, %d peers current", orDash(rep.Meta.Leader), len(rep.Meta.Peers)), "")
+	}
+
+	// Leaving servers: ordinals at or above the target, highest first.
+	var leaving []string
+	leavingSet := map[string]bool{}
+	for i := from - 1; i >= to; i-- {
+		leaving = append(leaving, t.server(i))
+		leavingSet[t.server(i)] = true
+	}
+
+	// Streams above the target, and streams whose data is only on leaving
+	// servers.
+	var needAccounts []StreamRef
+	var lower, raise []scaling.Step
+	for _, s := range rep.Streams {
+		ref := StreamRef{Account: s.Account, Name: s.Name, Replicas: s.Replicas, Peers: s.Peers}
+		if s.Replicas > to {
+			d.over = append(d.over, ref)
+			lower = append(lower, streamStep(ActionLowerReplicas, s, to))
+		} else if req.RaiseStreamReplicas > s.Replicas {
+			raise = append(raise, streamStep(ActionRaiseReplicas, s, req.RaiseStreamReplicas))
+		}
+		current := 0
+		onLeaving := 0
+		for _, p := range s.Peers {
+			if slices.Contains(s.Lagging, p) {
+				continue
+			}
+			current++
+			if leavingSet[p] {
+				onLeaving++
+			}
+		}
+		if len(leaving) > 0 && current > 0 && onLeaving == current {
+			d.onlyLeaving = append(d.onlyLeaving, ref)
+		}
+		if (s.Replicas > to && req.LowerStreamReplicas) || req.RaiseStreamReplicas > s.Replicas {
+			if c.opts.Accounts[s.Account] == nil {
+				needAccounts = append(needAccounts, ref)
+			}
+		}
+	}
+	switch {
+	case len(d.over) == 0:
+		guard(GuardReplicas, scaling.Pass, fmt.Sprintf("no stream wants more than %d replicas", to), "")
+	case req.LowerStreamReplicas:
+		guard(GuardReplicas, scaling.Pass, fmt.Sprintf("%d stream(s) will be lowered to R%d first: %s", len(d.over), to, streamList(d.over)), "")
+	default:
+		d.findings.Replicas = &StreamReplicasError{Target: to, Streams: d.over}
+		guard(GuardReplicas, scaling.Block, strings.TrimPrefix(d.findings.Replicas.Error(), "nats: "),
+			"set LowerStreamReplicas to lower them first, or keep more servers")
+	}
+	if len(needAccounts) > 0 {
+		var accs []string
+		for _, s := range needAccounts {
+			if !slices.Contains(accs, s.Account) {
+				accs = append(accs, s.Account)
+			}
+		}
+		d.findings.Accounts = &AccountConnectionError{Accounts: accs, Streams: needAccounts}
+		guard(GuardAccounts, scaling.Block, strings.TrimPrefix(d.findings.Accounts.Error(), "nats: "),
+			"add a connection for each account to Options.Accounts: the system account cannot update another account's streams")
+	}
+
+	// Data that would leave with the servers.
+	var tooOld []string
+	for _, s := range rep.Servers {
+		if !atLeast(s.Version, 2, 15) {
+			tooOld = append(tooOld, s.Name+" runs "+s.Version)
+		}
+	}
+	evacuate := req.Evacuate && len(leaving) > 0 && len(tooOld) == 0 && anyOn(rep.Streams, leavingSet)
+	switch {
+	case len(d.onlyLeaving) == 0:
+		guard(GuardData, scaling.Pass, "every stream keeps a current replica on a server that stays", "")
+	case evacuate:
+		guard(GuardData, scaling.Pass, fmt.Sprintf("%d stream(s) live only on leaving servers and will be evacuated first: %s", len(d.onlyLeaving), streamList(d.onlyLeaving)), "")
+	default:
+		e := &DataOnLeavingServersError{Leaving: leaving, Streams: d.onlyLeaving}
+		remedy := "set Evacuate to move them to servers that stay first"
+		if req.Evacuate {
+			e.Unsupported = tooOld
+			remedy = "upgrade every server to nats-server 2.15 or newer, or raise the streams' replicas so a copy lives on a server that stays"
+		}
+		d.findings.Data = e
+		guard(GuardData, scaling.Block, strings.TrimPrefix(e.Error(), "nats: "), remedy)
+	}
+
+	if to%2 == 0 && to > 1 {
+		guard(GuardEvenSize, scaling.Warn, fmt.Sprintf("%d servers tolerate as many failures as %d (quorum %d)", to, to-1, to/2+1), "an odd size gives the same fault tolerance with one server less, or one more failure tolerated with one more")
+	}
+
+	// Steps.
+	if req.LowerStreamReplicas {
+		d.steps = append(d.steps, lower...)
+	}
+	rel := helmplan.Ref(t.Namespace, t.Release)
+	for i := from - 1; i >= to; i-- {
+		if evacuate {
+			d.steps = append(d.steps, scaling.Step{Action: ActionEvacuate, Object: t.serverRef(i),
+				Note: "move its stream and consumer replicas to other servers; the servers above it have left already"})
+		}
+		d.steps = append(d.steps,
+			scaling.Step{Action: ActionSetReplicas, Object: rel, Field: t.path("replicas"), Before: strconv.Itoa(i + 1), After: strconv.Itoa(i),
+				Note: fmt.Sprintf("the StatefulSet stops %s; wait until it is gone", t.server(i))},
+			scaling.Step{Action: ActionPeerRemove, Object: t.serverRef(i), After: strconv.Itoa(i),
+				Note: fmt.Sprintf("once the meta group sees it offline; then wait for the meta group to count %d", i)})
+	}
+	if to > from || (to == from && st.configured != to) {
+		d.steps = append(d.steps,
+			scaling.Step{Action: ActionSetReplicas, Object: rel, Field: t.path("replicas"), Before: strconv.Itoa(st.configured), After: strconv.Itoa(to)})
+	}
+	if to > from {
+		d.steps = append(d.steps, scaling.Step{Action: ActionAwaitServers, Object: t.stsRef(), Before: strconv.Itoa(from), After: strconv.Itoa(to),
+			Note: "wait until the new servers have joined the meta group and are current"})
+	}
+	d.steps = append(d.steps, raise...)
+	return d
+}
+
+func streamStep(action string, s StreamReport, to int) scaling.Step {
+	return scaling.Step{Action: action, Object: scaling.ObjectRef{Kind: "Stream", Namespace: s.Account, Name: s.Name},
+		Field: "num_replicas", Before: strconv.Itoa(s.Replicas), After: strconv.Itoa(to)}
+}
+
+func streamDiff(steps []scaling.Step) string {
+	var b strings.Builder
+	for _, s := range steps {
+		if s.Object.Kind == "Stream" {
+			fmt.Fprintf(&b, "~ stream %s/%s num_replicas: %s -> %s\n", s.Object.Namespace, s.Object.Name, s.Before, s.After)
+		}
+	}
+	return b.String()
+}
+
+func anyOn(streams []StreamReport, servers map[string]bool) bool {
+	for _, s := range streams {
+		for _, p := range s.Peers {
+			if servers[p] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// atLeast reports whether a server version ("2.15.2", "2.10.24-alpine")
+// is at least major.minor.
+func atLeast(version string, major, minor int) bool {
+	parts := strings.SplitN(strings.TrimPrefix(version, "v"), ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(strings.TrimFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma > major || (ma == major && mi >= minor)
+}
+
+// applyScaleCluster runs the plan's steps in order. Each step checks live
+// state first, so a plan interrupted halfway and planned again resumes where
+// it stopped.
+func (c *Client) applyScaleCluster(ctx context.Context, plan *scaling.Plan, spec *scaleClusterSpec) (*scaling.Applied, error) {
+	t := spec.Target
+	st, err := c.readState(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	d := c.decide(spec.Request, t, st)
+	live := st.fingerprint(t, d.over, d.onlyLeaving)
+	res := &scaling.Applied{Operation: plan.Operation, Target: plan.Target, Started: time.Now(), Fingerprint: live}
+	// "Already holds" comes before staleness: applying a plan makes its own
+	// fingerprint stale, and a re-applied plan must come back unchanged.
+	if len(d.steps) == 0 && st.sts.Spec.Replicas != nil && int(*st.sts.Spec.Replicas) == spec.Request.Replicas {
+		res.Reason, res.Finished = fmt.Sprintf("the cluster already runs %d servers", spec.Request.Replicas), time.Now()
+		return res, nil
+	}
+	if drift := plan.Fingerprint.Compare(live); len(drift) > 0 {
+		return nil, &scaling.StalePlanError{Operation: plan.Operation, Drift: drift}
+	}
+	changed, stop, err := c.events()
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	for i := range plan.Steps {
+		step := plan.Steps[i]
+		c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepStarted, Operation: plan.Operation, Step: &step, Index: i, Time: time.Now()})
+		did, err := c.runStep(ctx, t, step, changed)
+		c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepFinished, Operation: plan.Operation, Step: &step, Index: i, Err: err, Time: time.Now()})
+		if err != nil {
+			return nil, &StepError{Operation: plan.Operation, Index: i, Step: step, Err: err}
+		}
+		res.Changed = res.Changed || did
+	}
+	res.Finished = time.Now()
+	return res, nil
+}
+
+// runStep runs one step and waits for its effect. It reports whether it
+// changed anything.
+func (c *Client) runStep(ctx context.Context, t target, step scaling.Step, changed <-chan struct{}) (bool, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.opts.StepTimeout)
+		defer cancel()
+	}
+	n, _ := strconv.Atoi(step.After)
+	server := step.Object.Name
+	switch step.Action {
+	case ActionLowerReplicas, ActionRaiseReplicas:
+		did, err := c.setStreamReplicas(ctx, step.Object.Namespace, step.Object.Name, n)
+		if err != nil {
+			return false, err
+		}
+		return did, c.waitReport(ctx, changed, "stream "+step.Object.Namespace+"/"+step.Object.Name+" settled at R"+step.After, func(r *Report) bool {
+			for _, s := range r.Streams {
+				if s.Account == step.Object.Namespace && s.Name == step.Object.Name {
+					return s.Leader != "" && len(s.Peers) == n && len(s.Lagging) == 0
+				}
+			}
+			return false
+		})
+	case ActionEvacuate:
+		if err := c.evacuate(ctx, server); err != nil {
+			if isAPIError(err, errCodeNotMember) {
+				return false, nil // left already
+			}
+			return false, err
+		}
+		return true, c.waitReport(ctx, changed, "no replica left on "+server, func(r *Report) bool {
+			for _, s := range r.Streams {
+				if s.Leader == "" || len(s.Lagging) > 0 || slices.Contains(s.Peers, server) {
+					return false
+				}
+			}
+			return true
+		})
+	case ActionSetReplicas:
+		return c.setReleaseReplicas(ctx, t, step.Field, n)
+	case ActionPeerRemove:
+		return c.removePeer(ctx, server, n, changed)
+	case ActionAwaitServers:
+		return false, c.waitReport(ctx, changed, fmt.Sprintf("%d servers in the meta group, all current", n), func(r *Report) bool {
+			return metaSettled(r, n)
+		})
+	}
+	return false, &scaling.InvalidPlanError{Reason: "unknown step action " + step.Action}
+}
+
+// removePeer waits until the meta leader sees server offline (removing a
+// running server only makes it rejoin), removes it, and waits for the meta
+// group to count size. A removal refused because another member change is in
+// progress (10202) is retried on the next change.
+func (c *Client) removePeer(ctx context.Context, server string, size int, changed <-chan struct{}) (bool, error) {
+	removed := false
+	err := c.waitReportErr(ctx, changed, fmt.Sprintf("%s removed and the meta group at %d", server, size), func(r *Report) (bool, error) {
+		peer, member := metaPeer(r, server)
+		if !member {
+			return r.Meta.Size == size && r.Meta.Leader != "", nil
+		}
+		if !peer.Offline || removed {
+			return false, nil
+		}
+		err := c.peerRemove(ctx, server)
+		switch {
+		case err == nil:
+			removed = true
+		case isAPIError(err, errCodeMemberChange), isAPIError(err, errCodeClusterNotActive):
+			// try again on the next change
+		case isAPIError(err, errCodeNotMember):
+			removed = true
+		default:
+			return false, err
+		}
+		return false, nil
+	})
+	return removed, err
+}
+
+func metaPeer(r *Report, name string) (Peer, bool) {
+	for _, p := range r.Meta.Peers {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Peer{}, false
+}
+
+// metaSettled: the meta group has a leader and n members, all current, and
+// n servers answer.
+func metaSettled(r *Report, n int) bool {
+	if r.Meta.Leader == "" || r.Meta.Size != n || len(r.Servers) != n || len(r.Meta.Peers) != n {
+		return false
+	}
+	for _, p := range r.Meta.Peers {
+		if p.Offline || !p.Current {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Client) waitReport(ctx context.Context, changed <-chan struct{}, what string, cond func(*Report) bool) error {
+	return c.waitReportErr(ctx, changed, what, func(r *Report) (bool, error) { return cond(r), nil })
+}
+
+// waitReportErr re-reads the cluster whenever it may have changed until cond
+// holds. A reading that fails because no server answers in time is not
+// final: elections make whole clusters silent for a moment.
+func (c *Client) waitReportErr(ctx context.Context, changed <-chan struct{}, what string, cond func(*Report) (bool, error)) error {
+	var last *Report
+	err := await.Signalled(ctx, changed, func() (bool, error) {
+		r, err := Inspect(ctx, c.sys, inspectWindow)
+		if err != nil {
+			var sa *SystemAccountError
+			if errors.As(err, &sa) && errors.Is(sa.Err, natsgo.ErrNoResponders) {
+				return false, err
+			}
+			return false, nil
+		}
+		last = r
+		return cond(r)
+	})
+	if err != nil && ctx.Err() != nil {
+		return &WaitError{What: what, Last: last, Err: err}
+	}
+	return err
+}

@@ -1,0 +1,148 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/await"
+)
+
+// QuorumLostError is why a Verify failed: the meta group has no leader and
+// fewer servers answer than its quorum needs, which no waiting repairs.
+type QuorumLostError struct {
+	Size, QuorumNeeded, Answering int
+	Answered                      []string
+}
+
+func (e *QuorumLostError) Error() string {
+	return fmt.Sprintf("the JetStream meta group lost its quorum: no leader, %d of %d servers answer (%s), %d needed; restart the missing servers, JetStream is unavailable until then",
+		e.Answering, e.Size, strings.Join(e.Answered, ","), e.QuorumNeeded)
+}
+
+// verifyScaleCluster watches until the meta group counts the target, every
+// peer is current, every stream is led with current replicas and fits, and
+// the StatefulSet runs the target.
+func (c *Client) verifyScaleCluster(ctx context.Context, plan *scaling.Plan, spec *scaleClusterSpec) (*scaling.Verification, error) {
+	v := &scaling.Verification{Operation: plan.Operation, Target: plan.Target, Started: time.Now()}
+	changed, stop, err := c.events()
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	n, t := spec.Request.Replicas, spec.Target
+	last := map[string]string{}
+	err = await.Signalled(ctx, changed, func() (bool, error) {
+		r, err := Inspect(ctx, c.sys, inspectWindow)
+		if err != nil {
+			var sa *SystemAccountError
+			if errors.As(err, &sa) && errors.Is(sa.Err, natsgo.ErrNoResponders) {
+				return false, err
+			}
+			v.Checks = []scaling.Check{{Name: "reading", Expected: "servers answer", Observed: err.Error(), ObservedAt: time.Now()}}
+			return false, nil
+		}
+		stsReady := "StatefulSet not found"
+		if sts, err := c.kube.AppsV1().StatefulSets(t.Namespace).Get(ctx, t.StatefulSet, metav1.GetOptions{}); err == nil {
+			stsReady = fmt.Sprintf("%d replicas, %d ready", deref(sts.Spec.Replicas), sts.Status.ReadyReplicas)
+		}
+		v.Checks = clusterChecks(r, n, stsReady)
+		for i := range v.Checks {
+			ch := &v.Checks[i]
+			if key := ch.Observed + "|" + ch.Detail; last[ch.Name] != key {
+				last[ch.Name] = key
+				c.opts.Progress.Emit(scaling.Event{Kind: scaling.CheckObserved, Operation: plan.Operation, Check: ch, Time: ch.ObservedAt})
+			}
+		}
+		quorum := r.Meta.QuorumNeeded
+		if quorum == 0 {
+			quorum = r.Meta.Size/2 + 1
+		}
+		if r.Meta.Leader == "" && r.Meta.Size > 0 && len(r.Servers) < quorum {
+			lost := &QuorumLostError{Size: r.Meta.Size, QuorumNeeded: quorum, Answering: len(r.Servers)}
+			for _, s := range r.Servers {
+				lost.Answered = append(lost.Answered, s.Name)
+			}
+			return false, lost
+		}
+		for _, ch := range v.Checks {
+			if !ch.Passed {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	v.Finished = time.Now()
+	v.Duration = v.Finished.Sub(v.Started)
+	switch {
+	case err == nil:
+		v.Phase = scaling.Succeeded
+	case ctx.Err() != nil:
+		v.Phase, v.Reason = scaling.TimedOut, fmt.Sprintf("the cluster did not settle at %d servers before the deadline", n)
+	default:
+		var sa *SystemAccountError
+		if errors.As(err, &sa) {
+			return nil, err
+		}
+		v.Phase, v.Reason = scaling.Failed, err.Error()
+	}
+	return v, nil
+}
+
+// clusterChecks judges one reading against a target of n servers.
+func clusterChecks(r *Report, n int, sts string) []scaling.Check {
+	now := time.Now()
+	check := func(name, expected, observed string, passed bool, detail string) scaling.Check {
+		return scaling.Check{Name: name, Passed: passed, Expected: expected, Observed: observed, Detail: detail, ObservedAt: now}
+	}
+	var offline, lagging []string
+	for _, p := range r.Meta.Peers {
+		if p.Offline {
+			offline = append(offline, p.Name)
+		} else if !p.Current {
+			lagging = append(lagging, p.Name)
+		}
+	}
+	var leaderless, behind, over []string
+	for _, s := range r.Streams {
+		id := s.Account + "/" + s.Name
+		if s.Leader == "" {
+			leaderless = append(leaderless, id)
+		}
+		if len(s.Lagging) > 0 {
+			behind = append(behind, id+" ("+strings.Join(s.Lagging, ",")+")")
+		}
+		if s.Replicas > n {
+			over = append(over, fmt.Sprintf("%s R%d", id, s.Replicas))
+		}
+	}
+	peerDetail := ""
+	if len(offline)+len(lagging) > 0 {
+		peerDetail = fmt.Sprintf("offline: %s; lagging: %s", orDash(strings.Join(offline, ",")), orDash(strings.Join(lagging, ",")))
+	}
+	want := fmt.Sprintf("%d replicas, %d ready", n, n)
+	return []scaling.Check{
+		check("meta-leader", "a leader", orDash(r.Meta.Leader), r.Meta.Leader != "", ""),
+		check("meta-size", fmt.Sprint(n), fmt.Sprint(r.Meta.Size), r.Meta.Size == n, ""),
+		check("peers-current", fmt.Sprintf("%d current", n), fmt.Sprintf("%d current", len(r.Meta.Peers)-len(offline)-len(lagging)),
+			len(r.Meta.Peers) == n && len(offline)+len(lagging) == 0, peerDetail),
+		check("servers-answering", fmt.Sprint(n), fmt.Sprint(len(r.Servers)), len(r.Servers) == n, ""),
+		check("statefulset", want, sts, sts == want, ""),
+		check("streams-led", "every stream has a leader and current replicas", fmt.Sprintf("%d of %d", len(r.Streams)-len(leaderless)-len(behind), len(r.Streams)),
+			len(leaderless)+len(behind) == 0, strings.TrimSpace("no leader: "+orDash(strings.Join(leaderless, ","))+"; behind: "+orDash(strings.Join(behind, ",")))),
+		check("streams-fit", fmt.Sprintf("no stream above R%d", n), fmt.Sprint(len(over))+" above", len(over) == 0, strings.Join(over, ",")),
+	}
+}
+
+func deref(p *int32) int32 {
+	if p == nil {
+		return 1
+	}
+	return *p
+}
