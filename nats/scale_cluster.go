@@ -65,9 +65,9 @@ type ScaleCluster struct {
 	// Standalone says the release is the official NATS chart itself: its
 	// value paths have no prefix. ValuePrefix must then be empty.
 	Standalone bool `json:"standalone,omitempty"`
-	// StatefulSet is the servers' StatefulSet; default "<release>-nats"
-	// (the official chart's name; as a standalone release whose name
-	// contains "nats", the release name).
+	// StatefulSet is the servers' StatefulSet; default the official
+	// chart's name: "<release>-nats", or the release name when it contains
+	// "nats".
 	StatefulSet string `json:"statefulSet,omitempty"`
 	// LowerStreamReplicas lets the plan lower streams whose replicas exceed
 	// the target to the target, before any server leaves.
@@ -109,8 +109,10 @@ func (r *ScaleCluster) target() target {
 		t.Prefix = "nats"
 	}
 	if t.StatefulSet == "" {
+		// The official chart's fullname: the release name when it already
+		// contains "nats", else "<release>-nats".
 		t.StatefulSet = r.Release + "-nats"
-		if r.Standalone && strings.Contains(r.Release, "nats") {
+		if strings.Contains(r.Release, "nats") {
 			t.StatefulSet = r.Release
 		}
 	}
