@@ -2,9 +2,12 @@ package nats_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -61,4 +64,180 @@ func TestScaleClusterUpThreeToFive(t *testing.T) {
 	again, err := e.client.Apply(ctx, plan)
 	require.NoError(t, err)
 	assert.False(t, again.Changed, "applying the same plan twice changes nothing")
+}
+
+// publisher publishes to streams throughout a test, every message with a
+// Nats-Msg-Id and retried under the same id until acknowledged, the way a
+// careful producer rides out a scale-down.
+type publisher struct {
+	stop  chan struct{}
+	done  chan struct{}
+	acked map[string][]string // stream -> acknowledged ids
+	fails int
+}
+
+func startPublisher(t *testing.T, js jetstream.JetStream, streams ...string) *publisher {
+	t.Helper()
+	p := &publisher{stop: make(chan struct{}), done: make(chan struct{}), acked: map[string][]string{}}
+	go func() {
+		defer close(p.done)
+		for i := 0; ; i++ {
+			for _, s := range streams {
+				id := fmt.Sprintf("%s-%d", s, i)
+				for {
+					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+					_, err := js.Publish(ctx, s+".x", []byte(id), jetstream.WithMsgID(id))
+					cancel()
+					if err == nil {
+						p.acked[s] = append(p.acked[s], id)
+						break
+					}
+					p.fails++
+					select {
+					case <-p.stop:
+						return
+					case <-time.After(50 * time.Millisecond):
+					}
+				}
+			}
+			select {
+			case <-p.stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	return p
+}
+
+func (p *publisher) finish() map[string][]string {
+	close(p.stop)
+	<-p.done
+	return p.acked
+}
+
+// storedIDs reads every message of a stream and returns their ids.
+func storedIDs(t *testing.T, ctx context.Context, js jetstream.JetStream, stream string) []string {
+	t.Helper()
+	s, err := js.Stream(ctx, stream)
+	require.NoError(t, err)
+	info, err := s.Info(ctx)
+	require.NoError(t, err)
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	require.NoError(t, err)
+	var ids []string
+	for uint64(len(ids)) < info.State.Msgs {
+		batch, err := cons.FetchNoWait(500)
+		require.NoError(t, err)
+		n := 0
+		for m := range batch.Messages() {
+			ids = append(ids, m.Headers().Get(jetstream.MsgIDHeader))
+			n++
+		}
+		if n == 0 {
+			batch, err = cons.Fetch(100, jetstream.FetchMaxWait(time.Second))
+			require.NoError(t, err)
+			for m := range batch.Messages() {
+				ids = append(ids, m.Headers().Get(jetstream.MsgIDHeader))
+				n++
+			}
+			require.NotZero(t, n, "stream %s: read %d of %d messages", stream, len(ids), info.State.Msgs)
+		}
+	}
+	return ids
+}
+
+// r1OnLeavingServer creates R1 streams until one is placed on a server at
+// or above ordinal `from`. The servers spread new streams over the servers
+// with the fewest, so the earlier ones are kept: they steer the next one
+// elsewhere.
+func r1OnLeavingServer(t *testing.T, ctx context.Context, js jetstream.JetStream, from int) (string, string) {
+	t.Helper()
+	for i := range 20 {
+		name := fmt.Sprintf("AUDIT%d", i)
+		s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{name + ".>"}, Replicas: 1})
+		require.NoError(t, err)
+		leader := s.CachedInfo().Cluster.Leader
+		var ord int
+		_, err = fmt.Sscanf(strings.TrimPrefix(leader, natsSTS+"-"), "%d", &ord)
+		require.NoError(t, err)
+		if ord >= from {
+			return name, leader
+		}
+	}
+	t.Fatal("no R1 stream landed on a leaving server in 20 tries")
+	return "", ""
+}
+
+func TestScaleClusterDownFiveToThreeKeepsEveryAcknowledgedMessage(t *testing.T) {
+	e := newRealNATS(t, 5, nats.Options{})
+	ctx := ctxFor(t, 5*time.Minute)
+	js, err := jetstream.New(e.app)
+	require.NoError(t, err)
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"ORDERS.>"}, Replicas: 5})
+	require.NoError(t, err)
+	events, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"EVENTS.>"}, Replicas: 3})
+	require.NoError(t, err)
+	_, err = events.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "worker", AckPolicy: jetstream.AckExplicitPolicy})
+	require.NoError(t, err)
+	audit, auditHost := r1OnLeavingServer(t, ctx, js, 3)
+	t.Logf("R1 stream %s lives on %s", audit, auditHost)
+	e.rec.Reset()
+
+	// As the runbook's operator would first try it: just scale down.
+	blocked, err := e.client.PlanScaleCluster(ctx, nats.ScaleCluster{Namespace: e.ns, Release: release, Replicas: 3})
+	require.NoError(t, err)
+	_, err = e.client.Apply(ctx, blocked)
+	require.ErrorIs(t, err, scaling.ErrGuardBlocked)
+	var over *nats.StreamReplicasError
+	require.ErrorAs(t, err, &over)
+	assert.Equal(t, 3, over.Target)
+	require.Len(t, over.Streams, 1)
+	assert.Equal(t, "ORDERS", over.Streams[0].Name)
+	assert.Equal(t, 5, over.Streams[0].Replicas)
+	var data *nats.DataOnLeavingServersError
+	require.ErrorAs(t, err, &data)
+	assert.Equal(t, []string{natsSTS + "-4", natsSTS + "-3"}, data.Leaving)
+	require.Len(t, data.Streams, 1)
+	assert.Equal(t, audit, data.Streams[0].Name)
+	assert.Empty(t, e.rec.Mutating(), "a blocked plan writes nothing")
+	assert.Len(t, e.servers.ServerNames(), 5)
+
+	pub := startPublisher(t, js, "ORDERS", "EVENTS", audit)
+	plan, err := e.client.PlanScaleCluster(ctx, nats.ScaleCluster{Namespace: e.ns, Release: release, Replicas: 3, LowerStreamReplicas: true, Evacuate: true})
+	require.NoError(t, err)
+	require.Empty(t, plan.Blocking(), "%s", plan)
+	var actions []string
+	for _, s := range plan.Steps {
+		actions = append(actions, s.Action+" "+s.Object.Name)
+	}
+	assert.Equal(t, []string{
+		nats.ActionLowerReplicas + " ORDERS",
+		nats.ActionEvacuate + " " + natsSTS + "-4", nats.ActionSetReplicas + " " + release, nats.ActionPeerRemove + " " + natsSTS + "-4",
+		nats.ActionEvacuate + " " + natsSTS + "-3", nats.ActionSetReplicas + " " + release, nats.ActionPeerRemove + " " + natsSTS + "-3",
+	}, actions)
+	e.applyAndVerify(t, ctx, plan)
+	acked := pub.finish()
+	t.Logf("publish retries during the scale-down: %d", pub.fails)
+
+	r, err := nats.Inspect(ctx, e.sys, time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, 3, r.Meta.Size)
+	stay := []string{natsSTS + "-0", natsSTS + "-1", natsSTS + "-2"}
+	for _, s := range r.Streams {
+		assert.LessOrEqual(t, s.Replicas, 3, s.Name)
+		assert.Subset(t, stay, s.Peers, "stream %s lives on servers that stay", s.Name)
+	}
+	for stream, ids := range acked {
+		require.NotEmpty(t, ids, stream)
+		stored := storedIDs(t, ctx, js, stream)
+		assert.Subset(t, stored, ids, "every acknowledged message of %s is stored", stream)
+		assert.Len(t, stored, len(ids), "%s: retried publishes were de-duplicated", stream)
+	}
+	ci, err := events.Consumer(ctx, "worker")
+	require.NoError(t, err)
+	info, err := ci.Info(ctx)
+	require.NoError(t, err)
+	require.NotNil(t, info.Cluster)
+	assert.Contains(t, stay, info.Cluster.Leader, "the consumer is led by a server that stays")
 }
