@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -240,4 +241,130 @@ func TestScaleClusterDownFiveToThreeKeepsEveryAcknowledgedMessage(t *testing.T) 
 	require.NoError(t, err)
 	require.NotNil(t, info.Cluster)
 	assert.Contains(t, stay, info.Cluster.Leader, "the consumer is led by a server that stays")
+}
+
+func TestScaleClusterQuorumAndReplicaGuards(t *testing.T) {
+	e := newRealNATS(t, 3, nats.Options{})
+	ctx := ctxFor(t, 2*time.Minute)
+	stream(t, e.servers, "ORDERS", 3, 5)
+	e.rec.Reset()
+
+	t.Run("3 -> 1 with clustering on is blocked", func(t *testing.T) {
+		plan, err := e.client.PlanScaleCluster(ctx, nats.ScaleCluster{Namespace: e.ns, Release: release, Replicas: 1, LowerStreamReplicas: true, Evacuate: true})
+		require.NoError(t, err)
+		_, err = e.client.Apply(ctx, plan)
+		var q *nats.QuorumError
+		require.ErrorAs(t, err, &q)
+		assert.Equal(t, 3, q.Current)
+		assert.Equal(t, 1, q.Target)
+		assert.ErrorIs(t, err, nats.ErrQuorum)
+	})
+	t.Run("3 -> 2 with an R3 stream is blocked unless lowered", func(t *testing.T) {
+		plan, err := e.client.PlanScaleCluster(ctx, nats.ScaleCluster{Namespace: e.ns, Release: release, Replicas: 2})
+		require.NoError(t, err)
+		g, ok := guard(plan, nats.GuardReplicas)
+		require.True(t, ok)
+		assert.Equal(t, scaling.Block, g.Outcome)
+		assert.Contains(t, g.Reason, "APP/ORDERS (R3)")
+		even, ok := guard(plan, nats.GuardEvenSize)
+		require.True(t, ok)
+		assert.Equal(t, scaling.Warn, even.Outcome, "two servers tolerate no more failures than one")
+		_, err = e.client.Apply(ctx, plan)
+		var over *nats.StreamReplicasError
+		require.ErrorAs(t, err, &over)
+		assert.Equal(t, "ORDERS", over.Streams[0].Name)
+
+		lowered, err := e.client.PlanScaleCluster(ctx, nats.ScaleCluster{Namespace: e.ns, Release: release, Replicas: 2, LowerStreamReplicas: true})
+		require.NoError(t, err)
+		assert.Empty(t, lowered.Blocking(), "%s", lowered)
+		assert.Equal(t, nats.ActionLowerReplicas, lowered.Steps[0].Action)
+		assert.Contains(t, lowered.Diff, "~ stream APP/ORDERS num_replicas: 3 -> 2")
+	})
+	t.Run("lowering without a connection in the stream's account is blocked", func(t *testing.T) {
+		sysOnly, err := nats.New(e.cluster, nats.Options{System: e.sys, Accounts: map[string]*natsgo.Conn{}, Releases: e.releases})
+		require.NoError(t, err)
+		plan, err := sysOnly.PlanScaleCluster(ctx, nats.ScaleCluster{Namespace: e.ns, Release: release, Replicas: 2, LowerStreamReplicas: true})
+		require.NoError(t, err)
+		_, err = sysOnly.Apply(ctx, plan)
+		var acc *nats.AccountConnectionError
+		require.ErrorAs(t, err, &acc)
+		assert.Equal(t, []string{"APP"}, acc.Accounts)
+	})
+	t.Run("invalid input reads nothing", func(t *testing.T) {
+		e.rec.Reset()
+		for _, req := range []nats.ScaleCluster{
+			{Namespace: e.ns, Release: release, Replicas: 0},
+			{Namespace: e.ns, Replicas: 3},
+			{Namespace: e.ns, Release: release, Replicas: 3, Standalone: true, ValuePrefix: "nats"},
+			{Namespace: e.ns, Release: release, Replicas: 3, RaiseStreamReplicas: 4},
+		} {
+			_, err := e.client.PlanScaleCluster(ctx, req)
+			assert.ErrorIs(t, err, scaling.ErrInvalidInput, "%+v", req)
+		}
+		assert.Empty(t, e.rec.Requests(), "no request reached the API server")
+	})
+	assert.Empty(t, e.rec.Mutating(), "no blocked or invalid plan wrote anything")
+	assert.Len(t, e.servers.ServerNames(), 3)
+
+	t.Run("a plan made before someone else changed the release is stale", func(t *testing.T) {
+		plan, err := e.client.PlanScaleCluster(ctx, nats.ScaleCluster{Namespace: e.ns, Release: release, Replicas: 5})
+		require.NoError(t, err)
+		rel, err := e.releases.Last(ctx, e.ns, release)
+		require.NoError(t, err)
+		vals := natsValues(3)
+		vals["replicaCount"] = 2
+		_, err = e.releases.Upgrade(ctx, e.ns, release, rel.Revision, vals)
+		require.NoError(t, err)
+		e.rec.Reset()
+		_, err = e.client.Apply(ctx, plan)
+		var stale *scaling.StalePlanError
+		require.ErrorAs(t, err, &stale)
+		assert.Empty(t, e.rec.Mutating(), "a stale plan writes nothing")
+		assert.Len(t, e.servers.ServerNames(), 3)
+	})
+}
+
+func guard(p *scaling.Plan, name string) (scaling.GuardResult, bool) {
+	for _, g := range p.Guards {
+		if g.Name == name {
+			return g, true
+		}
+	}
+	return scaling.GuardResult{}, false
+}
+
+func TestVerifyReportsALostQuorumAsFailed(t *testing.T) {
+	e := newRealNATS(t, 3, nats.Options{})
+	ctx := ctxFor(t, time.Minute)
+	plan, err := e.client.PlanScaleCluster(ctx, nats.ScaleCluster{Namespace: e.ns, Release: release, Replicas: 3})
+	require.NoError(t, err)
+	require.True(t, plan.NoOp, "%s", plan)
+	v, err := e.client.Verify(ctx, plan)
+	require.NoError(t, err)
+	require.Equal(t, scaling.Succeeded, v.Phase, "%s", v)
+
+	require.NoError(t, e.servers.Stop(natsSTS+"-1"))
+	require.NoError(t, e.servers.Stop(natsSTS+"-2"))
+	v, err = e.client.Verify(ctx, plan)
+	require.NoError(t, err)
+	assert.Equal(t, scaling.Failed, v.Phase, "%s", v)
+	assert.Contains(t, v.Reason, "lost its quorum")
+	assert.Contains(t, v.Reason, "1 of 3 servers answer")
+	leader, _ := v.Check("meta-leader")
+	assert.False(t, leader.Passed)
+}
+
+func TestScaleClusterWithoutSystemCredentialsIsATypedErrorNotATimeout(t *testing.T) {
+	e := newRealNATS(t, 3, nats.Options{})
+	noSys, err := nats.New(e.cluster, nats.Options{System: e.app, Releases: e.releases})
+	require.NoError(t, err)
+	// The deadline is far above what the answer takes; hitting it would
+	// be the timeout this test rules out.
+	ctx := ctxFor(t, 20*time.Second)
+	_, err = noSys.PlanScaleCluster(ctx, nats.ScaleCluster{Namespace: e.ns, Release: release, Replicas: 5})
+	require.ErrorIs(t, err, nats.ErrNoSystemAccount)
+	require.NoError(t, ctx.Err(), "answered before the deadline")
+	var sa *nats.SystemAccountError
+	require.ErrorAs(t, err, &sa)
+	assert.Contains(t, sa.Error(), "system account")
 }
