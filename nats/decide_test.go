@@ -1,0 +1,109 @@
+package nats
+
+import (
+	"testing"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ironflow/scaling"
+)
+
+// state builds the live state of a healthy clustered "n-<i>" cluster of
+// size servers running version, with the given streams.
+func state(size int, version string, streams ...StreamReport) *liveState {
+	r := &Report{Meta: MetaGroup{Leader: "n-0", Size: size, QuorumNeeded: size/2 + 1}, Streams: streams}
+	for i := range size {
+		name := target{StatefulSet: "n"}.server(i)
+		r.Meta.Peers = append(r.Meta.Peers, Peer{Name: name, Current: true, Leader: i == 0})
+		r.Servers = append(r.Servers, ServerUsage{Name: name, Version: version})
+	}
+	return &liveState{clustering: true, configured: size, report: r}
+}
+
+func decideFor(req ScaleCluster, st *liveState, accounts ...string) decision {
+	c := &Client{opts: Options{Accounts: map[string]*natsgo.Conn{}}}
+	for _, a := range accounts {
+		c.opts.Accounts[a] = &natsgo.Conn{}
+	}
+	req.StatefulSet = "n"
+	return c.decide(req, req.target(), st)
+}
+
+func outcome(d decision, name string) scaling.Outcome {
+	for _, g := range d.guards {
+		if g.Name == name {
+			return g.Outcome
+		}
+	}
+	return ""
+}
+
+func TestDecideEvacuationNeedsServers215(t *testing.T) {
+	r1 := StreamReport{Account: "APP", Name: "AUDIT", Replicas: 1, Leader: "n-4", Peers: []string{"n-4"}}
+	req := ScaleCluster{Namespace: "ns", Release: "r", Replicas: 3, Evacuate: true}
+
+	d := decideFor(req, state(5, "2.10.24", r1))
+	assert.Equal(t, scaling.Block, outcome(d, GuardData))
+	require.NotNil(t, d.findings.Data)
+	assert.Equal(t, []string{"n-4", "n-3"}, d.findings.Data.Leaving)
+	assert.Contains(t, d.findings.Data.Unsupported, "n-0 runs 2.10.24")
+	assert.Contains(t, d.findings.Data.Error(), "nats-server >= 2.15")
+
+	d = decideFor(req, state(5, "2.15.2", r1))
+	assert.Equal(t, scaling.Pass, outcome(d, GuardData))
+	assert.Nil(t, d.findings.Data)
+	assert.Equal(t, ActionEvacuate, d.steps[0].Action)
+	assert.Equal(t, "n-4", d.steps[0].Object.Name, "highest ordinal first")
+}
+
+func TestDecideReplicatedStreamsOnLeavingServersNeedNoEvacuation(t *testing.T) {
+	r3 := StreamReport{Account: "APP", Name: "EVENTS", Replicas: 3, Leader: "n-4", Peers: []string{"n-4", "n-3", "n-0"}}
+	d := decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 3}, state(5, "2.10.24", r3))
+	assert.Equal(t, scaling.Pass, outcome(d, GuardData), "n-0 keeps a current copy; peer-remove re-places the others")
+	lagging := r3
+	lagging.Lagging = []string{"n-0"}
+	d = decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 3}, state(5, "2.10.24", lagging))
+	assert.Equal(t, scaling.Block, outcome(d, GuardData), "the copy that stays is behind: the current data leaves")
+}
+
+func TestDecideClusteringAndHealth(t *testing.T) {
+	st := state(3, "2.15.2")
+	st.clustering = false
+	d := decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 3}, st)
+	assert.Equal(t, scaling.Block, outcome(d, GuardClustered))
+
+	st = state(3, "2.15.2")
+	st.report.Meta.Peers[2].Offline = true
+	d = decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 5}, st)
+	assert.Equal(t, scaling.Block, outcome(d, GuardHealth))
+	require.NotNil(t, d.findings.Health)
+	assert.Equal(t, []string{"n-2"}, d.findings.Health.Offline)
+
+	st = state(3, "2.15.2")
+	st.report.Meta.Leader = ""
+	d = decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 5}, st)
+	assert.Contains(t, d.findings.Health.Error(), "no meta leader")
+}
+
+func TestDecideSameSizeIsNoOpAndScaleUpOrder(t *testing.T) {
+	d := decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 3}, state(3, "2.15.2"))
+	assert.Empty(t, d.steps)
+	assert.Empty(t, d.findings.errors())
+
+	r1 := StreamReport{Account: "APP", Name: "A", Replicas: 1, Leader: "n-0", Peers: []string{"n-0"}}
+	d = decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 5, RaiseStreamReplicas: 3}, state(3, "2.15.2", r1), "APP")
+	var actions []string
+	for _, s := range d.steps {
+		actions = append(actions, s.Action)
+	}
+	assert.Equal(t, []string{ActionSetReplicas, ActionAwaitServers, ActionRaiseReplicas}, actions)
+	assert.Equal(t, scaling.Pass, outcome(d, GuardReplicas))
+}
+
+func TestAtLeast(t *testing.T) {
+	for v, want := range map[string]bool{"2.15.2": true, "2.16.0": true, "3.0.0": true, "2.14.9": false, "2.10.24-alpine": false, "v2.15.0-RC.1": true, "": false, "x": false} {
+		assert.Equal(t, want, atLeast(v, 2, 15), v)
+	}
+}
