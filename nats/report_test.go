@@ -25,7 +25,7 @@ func cluster(t *testing.T, size int) *natstest.Cluster {
 	return c
 }
 
-func stream(t *testing.T, c *natstest.Cluster, name string, replicas, msgs int) {
+func stream(t testing.TB, c *natstest.Cluster, name string, replicas, msgs int) {
 	t.Helper()
 	nc, err := c.Connect()
 	require.NoError(t, err)
