@@ -135,7 +135,7 @@ func clusterChecks(r *Report, n int, sts string) []scaling.Check {
 		check("servers-answering", fmt.Sprint(n), fmt.Sprint(len(r.Servers)), len(r.Servers) == n, ""),
 		check("statefulset", want, sts, sts == want, ""),
 		check("streams-led", "every stream has a leader and current replicas", fmt.Sprintf("%d of %d", len(r.Streams)-len(leaderless)-len(behind), len(r.Streams)),
-			len(leaderless)+len(behind) == 0, strings.TrimSpace("no leader: "+orDash(strings.Join(leaderless, ","))+"; behind: "+orDash(strings.Join(behind, ",")))),
+			len(leaderless)+len(behind) == 0, leaderlessDetail(leaderless, behind)),
 		check("streams-fit", fmt.Sprintf("no stream above R%d", n), fmt.Sprint(len(over))+" above", len(over) == 0, strings.Join(over, ",")),
 	}
 }
@@ -145,4 +145,11 @@ func deref(p *int32) int32 {
 		return 1
 	}
 	return *p
+}
+
+func leaderlessDetail(leaderless, behind []string) string {
+	if len(leaderless)+len(behind) == 0 {
+		return ""
+	}
+	return "no leader: " + orDash(strings.Join(leaderless, ",")) + "; behind: " + orDash(strings.Join(behind, ","))
 }
