@@ -6,6 +6,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 
 	"github.com/ironflow/scaling"
 )
@@ -106,4 +107,21 @@ func TestAtLeast(t *testing.T) {
 	for v, want := range map[string]bool{"2.15.2": true, "2.16.0": true, "3.0.0": true, "2.14.9": false, "2.10.24-alpine": false, "v2.15.0-RC.1": true, "": false, "x": false} {
 		assert.Equal(t, want, atLeast(v, 2, 15), v)
 	}
+}
+
+func TestDecideOfflineServerTheStatefulSetNoLongerRunsIsDeparted(t *testing.T) {
+	st := state(5, "2.15.2")
+	st.report.Meta.Peers[4].Offline = true
+	four := int32(4)
+	st.sts = &appsv1.StatefulSet{Spec: appsv1.StatefulSetSpec{Replicas: &four}}
+	d := decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 3}, st)
+	assert.Equal(t, scaling.Pass, outcome(d, GuardHealth))
+	require.Len(t, d.steps, 3)
+	assert.Equal(t, ActionPeerRemove, d.steps[0].Action)
+	assert.Equal(t, "n-4", d.steps[0].Object.Name)
+
+	// Scaling back up to 5 would bring n-4 back: then it is just offline.
+	d = decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 5}, st)
+	assert.Equal(t, scaling.Block, outcome(d, GuardHealth))
+	assert.Equal(t, []string{"n-4"}, d.findings.Health.Offline)
 }

@@ -203,9 +203,26 @@ func (c *Client) decide(req ScaleCluster, t target, st *liveState) decision {
 		guard(GuardQuorum, scaling.Pass, fmt.Sprintf("the meta group keeps a quorum: %d -> %d servers, one at a time", from, to), "")
 	}
 
-	// Health: a leader, nobody offline or lagging, every stream led.
+	// Departed servers: leaving ordinals whose pods the StatefulSet no
+	// longer runs, still counted by the meta group. That is a scale-down
+	// done by hand without peer-remove (nats-server #6403), or one of ours
+	// interrupted; they are expected offline, and the plan finishes them.
+	running := from
+	if st.sts != nil && st.sts.Spec.Replicas != nil {
+		running = int(*st.sts.Spec.Replicas)
+	}
+	departed := map[string]bool{}
+	for i := max(running, to); i < from; i++ {
+		departed[t.server(i)] = true
+	}
+
+	// Health: a leader, nobody offline (but departed servers) or lagging,
+	// every stream led.
 	h := &UnhealthyError{Leader: rep.Meta.Leader, Size: rep.Meta.Size, Answering: len(rep.Servers)}
 	for _, p := range rep.Meta.Peers {
+		if departed[p.Name] {
+			continue
+		}
 		if p.Offline {
 			h.Offline = append(h.Offline, p.Name)
 		} else if !p.Current {
@@ -320,6 +337,11 @@ func (c *Client) decide(req ScaleCluster, t target, st *liveState) decision {
 	}
 	rel := helmplan.Ref(t.Namespace, t.Release)
 	for i := from - 1; i >= to; i-- {
+		if departed[t.server(i)] {
+			d.steps = append(d.steps, scaling.Step{Action: ActionPeerRemove, Object: t.serverRef(i), After: strconv.Itoa(i),
+				Note: fmt.Sprintf("its pod is gone already; then wait for the meta group to count %d", i)})
+			continue
+		}
 		if evacuate {
 			d.steps = append(d.steps, scaling.Step{Action: ActionEvacuate, Object: t.serverRef(i),
 				Note: "move its stream and consumer replicas to other servers; the servers above it have left already"})

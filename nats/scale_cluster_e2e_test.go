@@ -368,3 +368,52 @@ func TestScaleClusterWithoutSystemCredentialsIsATypedErrorNotATimeout(t *testing
 	require.ErrorAs(t, err, &sa)
 	assert.Contains(t, sa.Error(), "system account")
 }
+
+// The runbook trap of nats-server #6403: someone lowered the StatefulSet by
+// hand and never peer-removed the server, so the meta group still counts it.
+// The plan treats it as departed rather than unhealthy and finishes the job;
+// without evacuation, peer-remove re-places the replicated streams' copies.
+func TestScaleClusterFinishesAScaleDownDoneByHand(t *testing.T) {
+	e := newRealNATS(t, 5, nats.Options{})
+	ctx := ctxFor(t, 3*time.Minute)
+	stream(t, e.servers, "ORDERS", 3, 20)
+	stream(t, e.servers, "EVENTS", 3, 20)
+
+	rel, err := e.releases.Last(ctx, e.ns, release)
+	require.NoError(t, err)
+	_, err = e.releases.Upgrade(ctx, e.ns, release, rel.Revision, natsValues(4)) // helm upgrade --set nats.config.cluster.replicas=4
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		r, err := nats.Inspect(ctx, e.sys, time.Second)
+		if err != nil {
+			return false
+		}
+		for _, p := range r.Meta.Peers {
+			if p.Name == natsSTS+"-4" {
+				return p.Offline
+			}
+		}
+		return false
+	}, time.Minute, 100*time.Millisecond, "the meta group sees the stopped server offline")
+
+	plan, err := e.client.PlanScaleCluster(ctx, nats.ScaleCluster{Namespace: e.ns, Release: release, Replicas: 3})
+	require.NoError(t, err)
+	require.Empty(t, plan.Blocking(), "%s", plan)
+	var actions []string
+	for _, s := range plan.Steps {
+		actions = append(actions, s.Action+" "+s.Object.Name)
+	}
+	assert.Equal(t, []string{
+		nats.ActionPeerRemove + " " + natsSTS + "-4",
+		nats.ActionSetReplicas + " " + release, nats.ActionPeerRemove + " " + natsSTS + "-3",
+	}, actions)
+	e.applyAndVerify(t, ctx, plan)
+
+	r, err := nats.Inspect(ctx, e.sys, time.Second)
+	require.NoError(t, err)
+	for _, s := range r.Streams {
+		assert.Len(t, s.Peers, 3, s.Name)
+		assert.Subset(t, []string{natsSTS + "-0", natsSTS + "-1", natsSTS + "-2"}, s.Peers, s.Name)
+		assert.EqualValues(t, 20, s.Messages, s.Name)
+	}
+}
