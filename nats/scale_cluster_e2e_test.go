@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,7 +38,13 @@ func (e *realNATS) applyAndVerify(t *testing.T, ctx context.Context, plan *scali
 }
 
 func TestScaleClusterUpThreeToFive(t *testing.T) {
-	e := newRealNATS(t, 3, nats.Options{})
+	var mu sync.Mutex
+	var events []scaling.Event
+	e := newRealNATS(t, 3, nats.Options{Progress: func(ev scaling.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, ev)
+	}})
 	ctx := ctxFor(t, 3*time.Minute)
 	stream(t, e.servers, "ORDERS", 3, 10)
 
@@ -65,6 +72,28 @@ func TestScaleClusterUpThreeToFive(t *testing.T) {
 	again, err := e.client.Apply(ctx, plan)
 	require.NoError(t, err)
 	assert.False(t, again.Changed, "applying the same plan twice changes nothing")
+
+	mu.Lock()
+	defer mu.Unlock()
+	var steps []string
+	checks := map[string]bool{}
+	for _, ev := range events {
+		switch ev.Kind {
+		case scaling.StepStarted, scaling.StepFinished:
+			require.NoError(t, ev.Err)
+			steps = append(steps, fmt.Sprintf("%s %d %s", ev.Kind, ev.Index, ev.Step.Action))
+		case scaling.CheckObserved:
+			checks[ev.Check.Name] = checks[ev.Check.Name] || ev.Check.Passed
+		}
+	}
+	assert.Equal(t, []string{
+		"StepStarted 0 " + nats.ActionSetReplicas, "StepFinished 0 " + nats.ActionSetReplicas,
+		"StepStarted 1 " + nats.ActionAwaitServers, "StepFinished 1 " + nats.ActionAwaitServers,
+		"StepStarted 2 " + nats.ActionRaiseReplicas, "StepFinished 2 " + nats.ActionRaiseReplicas,
+	}, steps, "progress reports every step in order")
+	for _, name := range []string{"meta-leader", "meta-size", "peers-current", "servers-answering", "statefulset", "streams-led", "streams-fit"} {
+		assert.True(t, checks[name], "check %s was reported passing", name)
+	}
 }
 
 // publisher publishes to streams throughout a test, every message with a
