@@ -18,8 +18,6 @@ package nats
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -27,6 +25,7 @@ import (
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmrelease"
+	"github.com/ironflow/scaling/internal/planspec"
 )
 
 // Defaults of Options.
@@ -117,7 +116,7 @@ func (c *Client) Apply(ctx context.Context, plan *scaling.Plan) (*scaling.Applie
 	switch plan.Operation {
 	case OpScaleCluster:
 		var spec scaleClusterSpec
-		if err := decodeSpec(plan, &spec); err != nil {
+		if err := planspec.Decode(plan, &spec); err != nil {
 			return nil, err
 		}
 		if blocked := plan.Blocking(); len(blocked) > 0 {
@@ -145,28 +144,10 @@ func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verif
 	switch plan.Operation {
 	case OpScaleCluster:
 		var spec scaleClusterSpec
-		if err := decodeSpec(plan, &spec); err != nil {
+		if err := planspec.Decode(plan, &spec); err != nil {
 			return nil, err
 		}
 		return c.verifyScaleCluster(ctx, plan, &spec)
 	}
 	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a nats operation"}
-}
-
-func decodeSpec(plan *scaling.Plan, into any) error {
-	if plan.Version != scaling.PlanVersion {
-		return &scaling.InvalidPlanError{Reason: "unknown plan format version"}
-	}
-	if err := json.Unmarshal(plan.Spec, into); err != nil {
-		return &scaling.InvalidPlanError{Reason: plan.Operation + " spec: " + err.Error()}
-	}
-	return nil
-}
-
-func encodeSpec(spec any) (json.RawMessage, error) {
-	b, err := json.Marshal(spec)
-	if err != nil {
-		return nil, fmt.Errorf("nats: encoding plan spec: %w", err)
-	}
-	return b, nil
 }

@@ -2,7 +2,6 @@ package nats
 
 import (
 	"context"
-	"encoding/json"
 
 	appsv1 "k8s.io/api/apps/v1"
 
@@ -23,8 +22,12 @@ func (c *Client) setReleaseReplicas(ctx context.Context, t target, path string, 
 	if err := values.Set(vals, path, n); err != nil {
 		return false, err
 	}
+	same, err := values.Equal(rel.Values, vals)
+	if err != nil {
+		return false, err
+	}
 	did := false
-	if rel.Status != "deployed" || !sameJSON(rel.Values, vals) {
+	if rel.Status != "deployed" || !same {
 		if _, err := c.releases.Upgrade(ctx, t.Namespace, t.Release, rel.Revision, vals); err != nil {
 			return false, err
 		}
@@ -40,21 +43,4 @@ func (c *Client) setReleaseReplicas(ctx context.Context, t target, path string, 
 		}
 		return false, nil
 	})
-}
-
-// sameJSON compares values trees as they are stored: as JSON, where 5 and
-// 5.0 are the same number.
-func sameJSON(a, b map[string]any) bool {
-	ja, err1 := json.Marshal(a)
-	jb, err2 := json.Marshal(b)
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	var ga, gb any
-	if json.Unmarshal(ja, &ga) != nil || json.Unmarshal(jb, &gb) != nil {
-		return false
-	}
-	na, _ := json.Marshal(ga)
-	nb, _ := json.Marshal(gb)
-	return string(na) == string(nb)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/await"
 	"github.com/ironflow/scaling/internal/helmplan"
+	"github.com/ironflow/scaling/internal/planspec"
 )
 
 // OpScaleCluster is the Operation of ScaleCluster plans.
@@ -143,7 +144,7 @@ func (c *Client) PlanScaleCluster(ctx context.Context, req ScaleCluster) (*scali
 	}
 	d := c.decide(req, t, st)
 	spec := scaleClusterSpec{Request: req, Target: t, From: st.size(), Findings: d.findings}
-	raw, err := encodeSpec(spec)
+	raw, err := planspec.Encode(spec)
 	if err != nil {
 		return nil, err
 	}

@@ -52,11 +52,9 @@ func TestScaleClusterUpThreeToFive(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, plan.Blocking(), "%s", plan)
 	assert.Empty(t, e.rec.Mutating(), "planning writes nothing")
-	var actions []string
-	for _, s := range plan.Steps {
-		actions = append(actions, s.Action)
-	}
-	assert.Equal(t, []string{nats.ActionSetReplicas, nats.ActionAwaitServers, nats.ActionRaiseReplicas}, actions)
+	assert.Equal(t, []string{
+		nats.ActionSetReplicas + " " + release, nats.ActionAwaitServers + " " + natsSTS, nats.ActionRaiseReplicas + " ORDERS",
+	}, stepsOf(plan))
 	assert.Contains(t, plan.Diff, "replicas: 5")
 
 	v := e.applyAndVerify(t, ctx, plan)
@@ -237,15 +235,11 @@ func TestScaleClusterDownFiveToThreeKeepsEveryAcknowledgedMessage(t *testing.T) 
 	plan, err := e.client.PlanScaleCluster(ctx, nats.ScaleCluster{Namespace: e.ns, Release: release, Replicas: 3, LowerStreamReplicas: true, Evacuate: true})
 	require.NoError(t, err)
 	require.Empty(t, plan.Blocking(), "%s", plan)
-	var actions []string
-	for _, s := range plan.Steps {
-		actions = append(actions, s.Action+" "+s.Object.Name)
-	}
 	assert.Equal(t, []string{
 		nats.ActionLowerReplicas + " ORDERS",
 		nats.ActionEvacuate + " " + natsSTS + "-4", nats.ActionSetReplicas + " " + release, nats.ActionPeerRemove + " " + natsSTS + "-4",
 		nats.ActionEvacuate + " " + natsSTS + "-3", nats.ActionSetReplicas + " " + release, nats.ActionPeerRemove + " " + natsSTS + "-3",
-	}, actions)
+	}, stepsOf(plan))
 	e.applyAndVerify(t, ctx, plan)
 	acked := pub.finish()
 	t.Logf("publish retries during the scale-down: %d", pub.fails)
@@ -428,14 +422,10 @@ func TestScaleClusterFinishesAScaleDownDoneByHand(t *testing.T) {
 	plan, err := e.client.PlanScaleCluster(ctx, nats.ScaleCluster{Namespace: e.ns, Release: release, Replicas: 3})
 	require.NoError(t, err)
 	require.Empty(t, plan.Blocking(), "%s", plan)
-	var actions []string
-	for _, s := range plan.Steps {
-		actions = append(actions, s.Action+" "+s.Object.Name)
-	}
 	assert.Equal(t, []string{
 		nats.ActionPeerRemove + " " + natsSTS + "-4",
 		nats.ActionSetReplicas + " " + release, nats.ActionPeerRemove + " " + natsSTS + "-3",
-	}, actions)
+	}, stepsOf(plan))
 	e.applyAndVerify(t, ctx, plan)
 
 	r, err := nats.Inspect(ctx, e.sys, time.Second)
@@ -445,4 +435,13 @@ func TestScaleClusterFinishesAScaleDownDoneByHand(t *testing.T) {
 		assert.Subset(t, []string{natsSTS + "-0", natsSTS + "-1", natsSTS + "-2"}, s.Peers, s.Name)
 		assert.EqualValues(t, 20, s.Messages, s.Name)
 	}
+}
+
+// stepsOf lists a plan's steps as "<action> <object name>".
+func stepsOf(plan *scaling.Plan) []string {
+	var out []string
+	for _, s := range plan.Steps {
+		out = append(out, s.Action+" "+s.Object.Name)
+	}
+	return out
 }

@@ -2,12 +2,12 @@ package scale
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmplan"
+	"github.com/ironflow/scaling/internal/values"
 )
 
 // upgrade is the shared Apply of the operations that change a release's
@@ -23,7 +23,7 @@ func (c *Client) upgrade(ctx context.Context, plan *scaling.Plan, rel *scaling.R
 		res.Reason, res.Finished = reason, time.Now()
 		return res, nil
 	}
-	same, err := sameValues(rel.Values, vals)
+	same, err := values.Equal(rel.Values, vals)
 	if err != nil {
 		return nil, err
 	}
@@ -51,33 +51,6 @@ func (c *Client) upgrade(ctx context.Context, plan *scaling.Plan, rel *scaling.R
 	res.Fingerprint[helmplan.FingerprintKey(rel.Namespace, rel.Name)] = helmplan.Revision(up.Revision)
 	res.Finished = time.Now()
 	return res, nil
-}
-
-// sameValues compares values trees the way they are stored: as JSON, where
-// 5 and 5.0 are the same number.
-func sameValues(a, b map[string]any) (bool, error) {
-	na, err := normalise(a)
-	if err != nil {
-		return false, err
-	}
-	nb, err := normalise(b)
-	if err != nil {
-		return false, err
-	}
-	return na == nb, nil
-}
-
-func normalise(v map[string]any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", err
-	}
-	var generic any
-	if err := json.Unmarshal(b, &generic); err != nil {
-		return "", err
-	}
-	b, err = json.Marshal(generic)
-	return string(b), err
 }
 
 // conclude sets a Verification's phase from how the watch ended.

@@ -18,6 +18,7 @@ import (
 	"github.com/ironflow/scaling/internal/await"
 	"github.com/ironflow/scaling/internal/helmplan"
 	"github.com/ironflow/scaling/internal/manifest"
+	"github.com/ironflow/scaling/internal/planspec"
 	"github.com/ironflow/scaling/internal/values"
 )
 
@@ -223,7 +224,7 @@ func (c *Client) PlanAutoscale(ctx context.Context, a Autoscale) (*scaling.Plan,
 		plan.NoOp, plan.Steps = true, nil
 	}
 	spec := autoscaleSpec{Request: a, Revision: hp.Release.Revision, Values: hp.Values, HPA: name, Workload: ref, Expected: expected.Spec}
-	if plan.Spec, err = encodeSpec(spec); err != nil {
+	if plan.Spec, err = planspec.Encode(spec); err != nil {
 		return nil, err
 	}
 	return plan, nil

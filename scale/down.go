@@ -12,6 +12,7 @@ import (
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmplan"
 	"github.com/ironflow/scaling/internal/manifest"
+	"github.com/ironflow/scaling/internal/planspec"
 	"github.com/ironflow/scaling/internal/values"
 )
 
@@ -145,7 +146,7 @@ func (c *Client) PlanDown(ctx context.Context, d Down) (*scaling.Plan, error) {
 	} else {
 		plan.NoOp = true
 	}
-	if plan.Spec, err = encodeSpec(spec); err != nil {
+	if plan.Spec, err = planspec.Encode(spec); err != nil {
 		return nil, err
 	}
 	return plan, nil

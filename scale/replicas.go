@@ -12,6 +12,7 @@ import (
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmplan"
 	"github.com/ironflow/scaling/internal/manifest"
+	"github.com/ironflow/scaling/internal/planspec"
 	"github.com/ironflow/scaling/internal/values"
 )
 
@@ -202,7 +203,7 @@ func (c *Client) PlanReplicas(ctx context.Context, r Replicas) (*scaling.Plan, e
 }
 
 func (c *Client) finishReplicasPlan(plan *scaling.Plan, r Replicas, hp *helmplan.Result, ref scaling.ObjectRef) (*scaling.Plan, error) {
-	spec, err := encodeSpec(replicasSpec{Request: r, Revision: hp.Release.Revision, Values: hp.Values, Workload: ref})
+	spec, err := planspec.Encode(replicasSpec{Request: r, Revision: hp.Release.Revision, Values: hp.Values, Workload: ref})
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/planspec"
 )
 
 // OpRolloutRestart is the Plan.Operation of RolloutRestart plans.
@@ -71,7 +72,7 @@ func (c *Client) PlanRolloutRestart(ctx context.Context, r RolloutRestart) (*sca
 		return nil, err
 	}
 	plan.Guards = append(plan.Guards, pdb)
-	plan.Spec, err = encodeSpec(restartSpec{Workload: r.Workload, RestartedAt: restartedAt, Replicas: w.Replicas, SpreadBefore: spread})
+	plan.Spec, err = planspec.Encode(restartSpec{Workload: r.Workload, RestartedAt: restartedAt, Replicas: w.Replicas, SpreadBefore: spread})
 	if err != nil {
 		return nil, err
 	}

@@ -11,14 +11,13 @@ package scale
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmrelease"
+	"github.com/ironflow/scaling/internal/planspec"
 )
 
 // DefaultVerifyTimeout bounds Verify when its context has no deadline.
@@ -80,25 +79,25 @@ func (c *Client) Apply(ctx context.Context, plan *scaling.Plan) (*scaling.Applie
 	switch plan.Operation {
 	case OpReplicas, OpDown:
 		var spec replicasSpec
-		if err := decodeSpec(plan, &spec); err != nil {
+		if err := planspec.Decode(plan, &spec); err != nil {
 			return nil, err
 		}
 		return c.applyReplicas(ctx, plan, &spec)
 	case OpAutoscale:
 		var spec autoscaleSpec
-		if err := decodeSpec(plan, &spec); err != nil {
+		if err := planspec.Decode(plan, &spec); err != nil {
 			return nil, err
 		}
 		return c.applyAutoscale(ctx, plan, &spec)
 	case OpRolloutRestart:
 		var spec restartSpec
-		if err := decodeSpec(plan, &spec); err != nil {
+		if err := planspec.Decode(plan, &spec); err != nil {
 			return nil, err
 		}
 		return c.applyRestart(ctx, plan, &spec)
 	case OpTemplate:
 		var spec templateSpec
-		if err := decodeSpec(plan, &spec); err != nil {
+		if err := planspec.Decode(plan, &spec); err != nil {
 			return nil, err
 		}
 		return c.applyTemplate(ctx, plan, &spec)
@@ -122,25 +121,25 @@ func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verif
 	switch plan.Operation {
 	case OpReplicas, OpDown:
 		var spec replicasSpec
-		if err := decodeSpec(plan, &spec); err != nil {
+		if err := planspec.Decode(plan, &spec); err != nil {
 			return nil, err
 		}
 		return c.verifyReplicas(ctx, plan, &spec)
 	case OpAutoscale:
 		var spec autoscaleSpec
-		if err := decodeSpec(plan, &spec); err != nil {
+		if err := planspec.Decode(plan, &spec); err != nil {
 			return nil, err
 		}
 		return c.verifyAutoscale(ctx, plan, &spec)
 	case OpRolloutRestart:
 		var spec restartSpec
-		if err := decodeSpec(plan, &spec); err != nil {
+		if err := planspec.Decode(plan, &spec); err != nil {
 			return nil, err
 		}
 		return c.verifyRestart(ctx, plan, &spec)
 	case OpTemplate:
 		var spec templateSpec
-		if err := decodeSpec(plan, &spec); err != nil {
+		if err := planspec.Decode(plan, &spec); err != nil {
 			return nil, err
 		}
 		if spec.Autoscale != nil {
@@ -152,22 +151,4 @@ func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verif
 		return c.verifyReplicas(ctx, plan, spec.Replicas)
 	}
 	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a scale operation"}
-}
-
-func decodeSpec(plan *scaling.Plan, into any) error {
-	if plan.Version != scaling.PlanVersion {
-		return &scaling.InvalidPlanError{Reason: "unknown plan format version"}
-	}
-	if err := json.Unmarshal(plan.Spec, into); err != nil {
-		return &scaling.InvalidPlanError{Reason: plan.Operation + " spec: " + err.Error()}
-	}
-	return nil
-}
-
-func encodeSpec(spec any) (json.RawMessage, error) {
-	b, err := json.Marshal(spec)
-	if err != nil {
-		return nil, fmt.Errorf("scale: encoding plan spec: %w", err)
-	}
-	return b, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmplan"
+	"github.com/ironflow/scaling/internal/planspec"
 	"github.com/ironflow/scaling/internal/values"
 )
 
@@ -187,7 +188,7 @@ func (c *Client) PlanTemplate(ctx context.Context, t Template) (*scaling.Plan, e
 	if !hp.Changed() {
 		plan.NoOp, plan.Steps = true, nil
 	}
-	if plan.Spec, err = encodeSpec(spec); err != nil {
+	if plan.Spec, err = planspec.Encode(spec); err != nil {
 		return nil, err
 	}
 	return plan, nil

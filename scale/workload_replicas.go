@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/planspec"
 )
 
 // planWorkloadReplicas plans a count for a workload no release owns: no
@@ -43,7 +44,7 @@ func (c *Client) planWorkloadReplicas(ctx context.Context, r Replicas) (*scaling
 		plan.Steps = []scaling.Step{{Action: "scale subresource", Object: ref, Field: "spec.replicas",
 			Before: strconv.Itoa(int(live.Replicas)), After: strconv.Itoa(int(r.Replicas)), Note: "what `kubectl scale` does"}}
 	}
-	plan.Spec, err = encodeSpec(replicasSpec{Request: r, Workload: ref})
+	plan.Spec, err = planspec.Encode(replicasSpec{Request: r, Workload: ref})
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@
 package values
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -129,4 +130,34 @@ func copyValue(x any) any {
 		return s
 	}
 	return x
+}
+
+// Equal compares values trees the way Helm stores them: as JSON, where 5
+// and 5.0 are the same number and a nil map equals an empty one.
+func Equal(a, b map[string]any) (bool, error) {
+	na, err := canonical(a)
+	if err != nil {
+		return false, err
+	}
+	nb, err := canonical(b)
+	if err != nil {
+		return false, err
+	}
+	return na == nb, nil
+}
+
+func canonical(v map[string]any) (string, error) {
+	if v == nil {
+		v = map[string]any{}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	var generic any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		return "", err
+	}
+	b, err = json.Marshal(generic)
+	return string(b), err
 }

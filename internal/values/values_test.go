@@ -36,3 +36,17 @@ func TestCopyIsDeep(t *testing.T) {
 	require.NoError(t, Set(cp, "a.b", "changed"))
 	assert.Equal(t, []any{map[string]any{"c": 1}}, orig["a"].(map[string]any)["b"])
 }
+
+func TestEqualComparesAsStored(t *testing.T) {
+	same, err := Equal(map[string]any{"a": map[string]any{"n": 5}}, map[string]any{"a": map[string]any{"n": 5.0}})
+	require.NoError(t, err)
+	assert.True(t, same, "5 and 5.0 are the same JSON number")
+	same, err = Equal(nil, map[string]any{})
+	require.NoError(t, err)
+	assert.True(t, same)
+	same, err = Equal(map[string]any{"n": 5}, map[string]any{"n": 6})
+	require.NoError(t, err)
+	assert.False(t, same)
+	_, err = Equal(map[string]any{"f": func() {}}, nil)
+	assert.Error(t, err)
+}
