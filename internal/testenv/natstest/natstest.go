@@ -61,6 +61,8 @@ type Cluster struct {
 
 	mu      sync.Mutex
 	running map[int]*server.Server
+	// standalone ordinals run without a cluster block (clustering off).
+	standalone map[int]bool
 }
 
 // Start starts opts.Size servers and waits until they have elected a
@@ -86,7 +88,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		_, _ = rand.Read(b)
 		opts.SystemPassword = hex.EncodeToString(b)
 	}
-	c := &Cluster{opts: opts, dir: opts.Dir, running: map[int]*server.Server{}}
+	c := &Cluster{opts: opts, dir: opts.Dir, running: map[int]*server.Server{}, standalone: map[int]bool{}}
 	if c.dir == "" {
 		d, err := os.MkdirTemp("", "natstest-")
 		if err != nil {
@@ -136,6 +138,10 @@ func (c *Cluster) config(i int) string {
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
 	}
 	store := filepath.ToSlash(filepath.Join(c.dir, c.Name(i)))
+	cluster := fmt.Sprintf("cluster {\n  name: ironflow\n  listen: \"127.0.0.1:%d\"\n  routes: [%s]\n}", c.cluster[i], strings.Join(routes, ", "))
+	if c.standalone[i] {
+		cluster = "# clustering off"
+	}
 	return fmt.Sprintf(`
 server_name: %q
 listen: "127.0.0.1:%d"
@@ -145,18 +151,14 @@ jetstream {
   max_memory_store: 256MB
   max_file_store: 1GB
 }
-cluster {
-  name: ironflow
-  listen: "127.0.0.1:%d"
-  routes: [%s]
-}
+%s
 accounts {
   SYS: { users: [ { user: %q, password: %q } ] }
   APP: { jetstream: enabled, users: [ { user: %q, password: %q } ] }
 }
 system_account: SYS
 no_auth_user: %q
-`, c.Name(i), c.client[i], c.monitor[i], store, c.cluster[i], strings.Join(routes, ", "),
+`, c.Name(i), c.client[i], c.monitor[i], store, cluster,
 		c.opts.SystemUser, c.opts.SystemPassword, AppUser, AppPassword, AppUser)
 }
 
@@ -289,6 +291,27 @@ func (c *Cluster) Restart(ctx context.Context, name string) error {
 		return err
 	}
 	return c.waitRouted(ctx, i)
+}
+
+// Standalone restarts a server without clustering, on its old store and
+// ports: the pod a StatefulSet restarts after clustering was turned off in
+// its configuration. JetStream then recovers the streams in its store as
+// single-server streams.
+func (c *Cluster) Standalone(name string) error {
+	i, err := c.ordinal(name)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	_, running := c.running[i]
+	c.standalone[i] = true
+	c.mu.Unlock()
+	if running {
+		if err := c.Stop(name); err != nil {
+			return err
+		}
+	}
+	return c.startOrdinal(i)
 }
 
 // Add starts the lowest ordinal that is not running and returns its name

@@ -140,3 +140,43 @@ func TestScaleToStopsHighestOrdinal(t *testing.T) {
 	_, err := c.MonitorURL("other-0")
 	assert.Error(t, err)
 }
+
+func TestStandaloneRecoversTheStreamsOfItsStore(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := Start(ctx, Options{Name: "solo", Size: 3})
+	require.NoError(t, err)
+	defer c.Shutdown()
+	nc, err := c.Connect()
+	require.NoError(t, err)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"S.>"}, Replicas: 1})
+	require.NoError(t, err)
+	for range 7 {
+		_, err := js.Publish(ctx, "S.x", []byte("m"))
+		require.NoError(t, err)
+	}
+	home := s.CachedInfo().Cluster.Leader
+	nc.Close()
+	for _, name := range c.ServerNames() {
+		if name != home {
+			require.NoError(t, c.Stop(name))
+		}
+	}
+
+	require.NoError(t, c.Standalone(home))
+	nc, err = c.Connect()
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err = jetstream.New(nc)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		st, err := js.Stream(ctx, "S")
+		return err == nil && st.CachedInfo().State.Msgs == 7
+	}, 10*time.Second, 50*time.Millisecond, "the single server serves the stream from its store")
+	info, err := js.AccountInfo(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, info.Streams)
+	assert.Equal(t, []string{home}, c.ServerNames())
+}
