@@ -3,6 +3,7 @@ package nats_test
 import (
 	"context"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/await"
@@ -113,25 +115,41 @@ func newRealNATS(t testing.TB, size int, opts nats.Options) *realNATS {
 }
 
 // kubelet mirrors the StatefulSet's replicas onto the in-process servers,
-// as the kubelet would start and stop the pods. It uses the environment's
-// own client, so its requests are not recorded.
+// as the kubelet would start and stop the pods. When the pod template
+// changes (the chart's config checksum) to a nats.conf without a cluster
+// block, it restarts ordinal 0 without clustering, as the StatefulSet's
+// rolling update would. It uses the environment's own client, so its
+// requests are not recorded.
 func (e *realNATS) kubelet(ctx context.Context, env *testenv.Env, done chan<- struct{}) {
 	defer close(done)
 	sts := env.Client.AppsV1().StatefulSets(e.ns)
 	src := await.Typed(env.Client, "nats", &appsv1.StatefulSet{}, sts.List, sts.Watch, await.ByName(natsSTS))
-	mirrored := len(e.servers.ServerNames())
+	mirrored, checksum, standalone := len(e.servers.ServerNames()), "", false
+	fail := func(err error) {
+		if err != nil && ctx.Err() == nil {
+			e.mu.Lock()
+			e.kubeletErrs = append(e.kubeletErrs, err)
+			e.mu.Unlock()
+		}
+	}
 	_ = await.Until(ctx, []await.Source{src}, func(s await.Stores) (bool, error) {
 		for _, o := range await.List[*appsv1.StatefulSet](s[0]) {
-			if o.Spec.Replicas == nil || int(*o.Spec.Replicas) == mirrored {
-				continue
+			if o.Spec.Replicas != nil && int(*o.Spec.Replicas) != mirrored {
+				mirrored = int(*o.Spec.Replicas)
+				fail(e.servers.ScaleTo(ctx, mirrored))
 			}
-			n := int(*o.Spec.Replicas)
-			if err := e.servers.ScaleTo(ctx, n); err != nil && ctx.Err() == nil {
-				e.mu.Lock()
-				e.kubeletErrs = append(e.kubeletErrs, err)
-				e.mu.Unlock()
+			if sum := o.Spec.Template.Annotations["checksum/config"]; sum != checksum {
+				checksum = sum
+				cm, err := env.Client.CoreV1().ConfigMaps(e.ns).Get(ctx, natsSTS+"-config", metav1.GetOptions{})
+				if err != nil {
+					fail(err)
+					continue
+				}
+				if !standalone && !strings.Contains(cm.Data["nats.conf"], "cluster {") {
+					standalone = true
+					fail(e.servers.Standalone(natsSTS + "-0"))
+				}
 			}
-			mirrored = n
 		}
 		return false, nil
 	})

@@ -10,17 +10,19 @@ import (
 	"github.com/ironflow/scaling/internal/values"
 )
 
-// setReleaseReplicas sets the release's cluster.replicas to n on top of its
-// newest user values (--reuse-values --set) and waits until the StatefulSet
-// runs exactly n pods. It reports whether it upgraded the release.
-func (c *Client) setReleaseReplicas(ctx context.Context, t target, path string, n int) (bool, error) {
+// setRelease applies sets on top of the release's newest user values
+// (--reuse-values --set) and waits until the StatefulSet runs exactly n
+// up-to-date pods. It reports whether it upgraded the release.
+func (c *Client) setRelease(ctx context.Context, t target, sets []helmplan.Set, n int) (bool, error) {
 	rel, err := helmplan.Last(ctx, c.releases, t.Namespace, t.Release)
 	if err != nil {
 		return false, err
 	}
 	vals := values.Copy(rel.Values)
-	if err := values.Set(vals, path, n); err != nil {
-		return false, err
+	for _, s := range sets {
+		if err := values.Set(vals, s.Path, s.Value); err != nil {
+			return false, err
+		}
 	}
 	same, err := values.Equal(rel.Values, vals)
 	if err != nil {

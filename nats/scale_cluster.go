@@ -2,14 +2,11 @@ package nats
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/await"
@@ -28,6 +25,9 @@ const (
 	ActionPeerRemove    = "peer-remove"
 	ActionAwaitServers  = "await-servers"
 	ActionRaiseReplicas = "raise-stream-replicas"
+	// ActionDisableClustering turns clustering off in the release: the last
+	// step of a scale to one server.
+	ActionDisableClustering = "disable-clustering"
 )
 
 // Guard names of a ScaleCluster plan.
@@ -77,6 +77,14 @@ type ScaleCluster struct {
 	// leaving server before it leaves (nats-server 2.15+). Without it, a
 	// stream whose data lives only on leaving servers blocks the plan.
 	Evacuate bool `json:"evacuate,omitempty"`
+	// DisableClustering reaches one server the only safe way: every stream
+	// is lowered to one replica and moved to "<sts>-0" (so
+	// LowerStreamReplicas and Evacuate are usually needed too), the cluster
+	// is scaled down to two servers, and clustering is then turned off, which
+	// stops "<sts>-1" and restarts "<sts>-0" on its store without a cluster.
+	// A clustered meta group of one would instead lose its quorum the moment
+	// the second server stops. Requires Replicas == 1.
+	DisableClustering bool `json:"disableClustering,omitempty"`
 	// RaiseStreamReplicas, when set, raises every stream with fewer replicas
 	// to this many once the cluster has its new size (at most Replicas and
 	// 5).
@@ -98,6 +106,8 @@ func (r *ScaleCluster) validate() error {
 		return bad("ValuePrefix", r.ValuePrefix, "a standalone chart's values have no prefix")
 	case strings.HasPrefix(r.ValuePrefix, ".") || strings.HasSuffix(r.ValuePrefix, "."):
 		return bad("ValuePrefix", r.ValuePrefix, `a value path like "nats" or "platform.nats", without leading or trailing dots`)
+	case r.DisableClustering && r.Replicas != 1:
+		return bad("DisableClustering", r.Replicas, "turning clustering off leaves exactly one server: set Replicas to 1")
 	case r.RaiseStreamReplicas < 0 || r.RaiseStreamReplicas > min(r.Replicas, maxStreamReplicas):
 		return bad("RaiseStreamReplicas", r.RaiseStreamReplicas, fmt.Sprintf("must be between 0 and min(Replicas, %d) = %d", maxStreamReplicas, min(r.Replicas, maxStreamReplicas)))
 	}
@@ -196,10 +206,12 @@ func (c *Client) decide(req ScaleCluster, t target, st *liveState) decision {
 	case !st.clustering && to > 1:
 		guard(GuardClustered, scaling.Block, fmt.Sprintf("clustering is off in the release (%s=false): %d servers would not form a cluster", t.path("enabled"), to),
 			"enable clustering in the release first; assets created on a single server do not survive the change unharmed (nats-server #6838)")
+	case st.clustering && to < 2 && req.DisableClustering:
+		guard(GuardQuorum, scaling.Pass, fmt.Sprintf("clustering will be turned off once two servers are left and every stream lives as R1 on %s", t.server(0)), "")
 	case st.clustering && to < 2:
 		d.findings.Quorum = &QuorumError{Current: from, Target: to}
 		guard(GuardQuorum, scaling.Block, fmt.Sprintf("clustering is on and the target is %d server: a clustered meta group needs at least 2", to),
-			"keep at least 2 servers; one server is only reached by disabling clustering, after no stream needs more than one replica")
+			"keep at least 2 servers, or set DisableClustering (with LowerStreamReplicas and Evacuate when streams have replicas or live elsewhere than "+t.server(0)+")")
 	default:
 		guard(GuardQuorum, scaling.Pass, fmt.Sprintf("the meta group keeps a quorum: %d -> %d servers, one at a time", from, to), "")
 	}
@@ -311,7 +323,17 @@ func (c *Client) decide(req ScaleCluster, t target, st *liveState) decision {
 			tooOld = append(tooOld, s.Name+" runs "+s.Version)
 		}
 	}
-	evacuate := req.Evacuate && len(leaving) > 0 && len(tooOld) == 0 && anyOn(rep.Streams, leavingSet)
+	disabling := st.clustering && to == 1 && req.DisableClustering
+	if disabling && req.LowerStreamReplicas {
+		// Lowering keeps a replica of the server's choosing: it may be on a
+		// leaving server, so these streams count as data that must move.
+		for _, s := range d.over {
+			if !slices.ContainsFunc(d.onlyLeaving, func(o StreamRef) bool { return o.Account == s.Account && o.Name == s.Name }) {
+				d.onlyLeaving = append(d.onlyLeaving, s)
+			}
+		}
+	}
+	evacuate := req.Evacuate && len(leaving) > 0 && len(tooOld) == 0 && (anyOn(rep.Streams, leavingSet) || len(d.onlyLeaving) > 0)
 	switch {
 	case len(d.onlyLeaving) == 0:
 		guard(GuardData, scaling.Pass, "every stream keeps a current replica on a server that stays", "")
@@ -337,7 +359,11 @@ func (c *Client) decide(req ScaleCluster, t target, st *liveState) decision {
 		d.steps = append(d.steps, lower...)
 	}
 	rel := helmplan.Ref(t.Namespace, t.Release)
-	for i := from - 1; i >= to; i-- {
+	last := to // the lowest ordinal that leaves through a peer-remove
+	if disabling {
+		last = 2
+	}
+	for i := from - 1; i >= last; i-- {
 		if departed[t.server(i)] {
 			d.steps = append(d.steps, scaling.Step{Action: ActionPeerRemove, Object: t.serverRef(i), After: strconv.Itoa(i),
 				Note: fmt.Sprintf("its pod is gone already; then wait for the meta group to count %d", i)})
@@ -353,7 +379,14 @@ func (c *Client) decide(req ScaleCluster, t target, st *liveState) decision {
 			scaling.Step{Action: ActionPeerRemove, Object: t.serverRef(i), After: strconv.Itoa(i),
 				Note: fmt.Sprintf("once the meta group sees it offline; then wait for the meta group to count %d", i)})
 	}
-	if to > from || (to == from && st.configured != to) {
+	if disabling {
+		if evacuate {
+			d.steps = append(d.steps, scaling.Step{Action: ActionEvacuate, Object: t.serverRef(1),
+				Note: "move its replicas to " + t.server(0) + ", the only other server"})
+		}
+		d.steps = append(d.steps, scaling.Step{Action: ActionDisableClustering, Object: rel, Field: t.path("enabled"), Before: "true", After: "false",
+			Note: fmt.Sprintf("and %s=1: %s stops, %s restarts without a cluster and serves its store", t.path("replicas"), t.server(1), t.server(0))})
+	} else if to > from || (to == from && st.configured != to) {
 		d.steps = append(d.steps,
 			scaling.Step{Action: ActionSetReplicas, Object: rel, Field: t.path("replicas"), Before: strconv.Itoa(st.configured), After: strconv.Itoa(to)})
 	}
@@ -479,14 +512,22 @@ func (c *Client) runStep(ctx context.Context, t target, step scaling.Step, chang
 		}
 		return true, c.waitReport(ctx, changed, "no replica left on "+server, func(r *Report) bool {
 			for _, s := range r.Streams {
-				if s.Leader == "" || len(s.Lagging) > 0 || slices.Contains(s.Peers, server) {
+				if slices.Contains(s.Peers, server) {
 					return false
 				}
 			}
-			return true
+			return allLed(r)
 		})
 	case ActionSetReplicas:
-		return c.setReleaseReplicas(ctx, t, step.Field, n)
+		return c.setRelease(ctx, t, []helmplan.Set{{Path: step.Field, Value: n}}, n)
+	case ActionDisableClustering:
+		did, err := c.setRelease(ctx, t, []helmplan.Set{{Path: t.path("enabled"), Value: false}, {Path: t.path("replicas"), Value: 1}}, 1)
+		if err != nil {
+			return did, err
+		}
+		return did, c.waitReport(ctx, changed, "one server without a meta group, every stream led", func(r *Report) bool {
+			return len(r.Servers) == 1 && r.Meta.Size == 0 && allLed(r)
+		})
 	case ActionPeerRemove:
 		return c.removePeer(ctx, server, n, changed)
 	case ActionAwaitServers:
@@ -527,6 +568,15 @@ func (c *Client) removePeer(ctx context.Context, server string, size int, change
 	return removed, err
 }
 
+func allLed(r *Report) bool {
+	for _, s := range r.Streams {
+		if s.Leader == "" || len(s.Lagging) > 0 || len(s.Peers) < s.Replicas {
+			return false
+		}
+	}
+	return true
+}
+
 func metaPeer(r *Report, name string) (Peer, bool) {
 	for _, p := range r.Meta.Peers {
 		if p.Name == name {
@@ -555,17 +605,14 @@ func (c *Client) waitReport(ctx context.Context, changed <-chan struct{}, what s
 }
 
 // waitReportErr re-reads the cluster whenever it may have changed until cond
-// holds. A reading that fails because no server answers in time is not
-// final: elections make whole clusters silent for a moment.
+// holds. A failed reading is not final: the plan's reading proved the
+// credentials, and elections or a restarting server make a cluster silent
+// (or, right after a reconnect, without responders) for a moment.
 func (c *Client) waitReportErr(ctx context.Context, changed <-chan struct{}, what string, cond func(*Report) (bool, error)) error {
 	var last *Report
 	err := await.Signalled(ctx, changed, func() (bool, error) {
 		r, err := Inspect(ctx, c.sys, inspectWindow)
 		if err != nil {
-			var sa *SystemAccountError
-			if errors.As(err, &sa) && errors.Is(sa.Err, natsgo.ErrNoResponders) {
-				return false, err
-			}
 			return false, nil
 		}
 		last = r

@@ -320,6 +320,8 @@ func TestScaleClusterQuorumAndReplicaGuards(t *testing.T) {
 			{Namespace: e.ns, Replicas: 3},
 			{Namespace: e.ns, Release: release, Replicas: 3, Standalone: true, ValuePrefix: "nats"},
 			{Namespace: e.ns, Release: release, Replicas: 3, RaiseStreamReplicas: 4},
+			{Namespace: e.ns, Release: release, Replicas: 2, DisableClustering: true},
+			{Namespace: e.ns, Release: release, Replicas: 3, ValuePrefix: ".nats"},
 		} {
 			_, err := e.client.PlanScaleCluster(ctx, req)
 			assert.ErrorIs(t, err, scaling.ErrInvalidInput, "%+v", req)
@@ -444,4 +446,49 @@ func stepsOf(plan *scaling.Plan) []string {
 		out = append(out, s.Action+" "+s.Object.Name)
 	}
 	return out
+}
+
+// The runbook's "never scale a 3-node cluster below 2 without disabling
+// clustering entirely", done: streams lowered to R1 and moved to ordinal 0,
+// the cluster scaled to two, then clustering turned off. The last server
+// restarts without a cluster and serves every message from its store.
+func TestScaleClusterToOneServerByDisablingClustering(t *testing.T) {
+	e := newRealNATS(t, 3, nats.Options{})
+	ctx := ctxFor(t, 3*time.Minute)
+	stream(t, e.servers, "ORDERS", 3, 20)
+	stream(t, e.servers, "AUDIT", 1, 10)
+	e.rec.Reset()
+
+	blocked, err := e.client.PlanScaleCluster(ctx, nats.ScaleCluster{Namespace: e.ns, Release: release, Replicas: 1, DisableClustering: true})
+	require.NoError(t, err)
+	_, err = e.client.Apply(ctx, blocked)
+	var over *nats.StreamReplicasError
+	require.ErrorAs(t, err, &over, "ORDERS needs three servers")
+	assert.Equal(t, 1, over.Target)
+	assert.Empty(t, e.rec.Mutating())
+
+	plan, err := e.client.PlanScaleCluster(ctx, nats.ScaleCluster{Namespace: e.ns, Release: release, Replicas: 1, DisableClustering: true, LowerStreamReplicas: true, Evacuate: true})
+	require.NoError(t, err)
+	require.Empty(t, plan.Blocking(), "%s", plan)
+	assert.Equal(t, []string{
+		nats.ActionLowerReplicas + " ORDERS",
+		nats.ActionEvacuate + " " + natsSTS + "-2", nats.ActionSetReplicas + " " + release, nats.ActionPeerRemove + " " + natsSTS + "-2",
+		nats.ActionEvacuate + " " + natsSTS + "-1", nats.ActionDisableClustering + " " + release,
+	}, stepsOf(plan))
+	v := e.applyAndVerify(t, ctx, plan)
+	mode, _ := v.Check("clustering")
+	assert.Equal(t, "off", mode.Observed)
+
+	assert.Equal(t, []string{natsSTS + "-0"}, e.servers.ServerNames())
+	js, err := jetstream.New(e.app)
+	require.NoError(t, err)
+	for name, msgs := range map[string]uint64{"ORDERS": 20, "AUDIT": 10} {
+		s, err := js.Stream(ctx, name)
+		require.NoError(t, err, name)
+		assert.Equal(t, msgs, s.CachedInfo().State.Msgs, name)
+		assert.Equal(t, 1, s.CachedInfo().Config.Replicas, name)
+	}
+	again, err := e.client.Apply(ctx, plan)
+	require.NoError(t, err)
+	assert.False(t, again.Changed, "%s", again.Reason)
 }
