@@ -241,7 +241,11 @@ func (c *Cluster) SystemCredentials() (user, password string) {
 // Connect opens an application connection (JetStream-enabled account) to
 // the running servers.
 func (c *Cluster) Connect(opts ...nats.Option) (*nats.Conn, error) {
-	return nats.Connect(strings.Join(c.ClientURLs(), ","), opts...)
+	// Tests stop servers under their clients on purpose: the resulting
+	// asynchronous errors would otherwise be printed by nats.go's default
+	// handler.
+	quiet := nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {})
+	return nats.Connect(strings.Join(c.ClientURLs(), ","), append([]nats.Option{quiet}, opts...)...)
 }
 
 // ConnectSystem opens a system-account connection, which the JetStream
