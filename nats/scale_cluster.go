@@ -213,7 +213,11 @@ func (c *Client) decide(req ScaleCluster, t target, st *liveState) decision {
 		guard(GuardQuorum, scaling.Block, fmt.Sprintf("clustering is on and the target is %d server: a clustered meta group needs at least 2", to),
 			"keep at least 2 servers, or set DisableClustering (with LowerStreamReplicas and Evacuate when streams have replicas or live elsewhere than "+t.server(0)+")")
 	default:
-		guard(GuardQuorum, scaling.Pass, fmt.Sprintf("the meta group keeps a quorum: %d -> %d servers, one at a time", from, to), "")
+		how := ""
+		if to < from {
+			how = ", removed one at a time"
+		}
+		guard(GuardQuorum, scaling.Pass, fmt.Sprintf("the meta group keeps a quorum: %d -> %d servers%s", from, to, how), "")
 	}
 
 	// Departed servers: leaving ordinals whose pods the StatefulSet no

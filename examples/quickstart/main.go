@@ -2,10 +2,14 @@
 // control plane (etcd, kube-apiserver, kube-controller-manager,
 // kube-scheduler and KWOK nodes, built from Go modules on first use),
 // installs the reference chart with three replicas, then plans, applies and
-// verifies a scale to five and prints the plan and the verification.
+// verifies a scale to five and prints the plan and the verification. Its
+// second half does the same for the release's NATS cluster (3 -> 5 -> 3
+// servers) on a real in-process JetStream cluster that follows the
+// release's StatefulSet.
 //
 // With -kubeconfig it runs against that cluster instead and installs nothing:
-// point -release/-namespace at an existing release.
+// point -release/-namespace at an existing release. The NATS half then runs
+// only with -nats-url (and the system and account credentials).
 package main
 
 import (
@@ -34,15 +38,23 @@ func main() {
 		namespace  = flag.String("namespace", "demo", "namespace of the release")
 		release    = flag.String("release", "ironflow", "Helm release to scale")
 		replicas   = flag.Int("replicas", 5, "target replica count")
+		n          natsOptions
 	)
+	flag.StringVar(&n.URL, "nats-url", "", "NATS URL of the release's cluster (with -kubeconfig)")
+	flag.StringVar(&n.SystemUser, "nats-sys-user", "sys", "system account user")
+	flag.StringVar(&n.SystemPassword, "nats-sys-password", "", "system account password")
+	flag.StringVar(&n.Account, "nats-account", "APP", "account whose streams may be re-replicated")
+	flag.StringVar(&n.AccountUser, "nats-user", "", "user in that account")
+	flag.StringVar(&n.AccountPassword, "nats-password", "", "its password")
 	flag.Parse()
-	if err := run(*kubeconfig, *kubeCtx, *namespace, *release, int32(*replicas)); err != nil {
+	if err := run(*kubeconfig, *kubeCtx, *namespace, *release, int32(*replicas), n); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run(kubeconfig, kubeCtx, namespace, release string, replicas int32) error {
+func run(kubeconfig, kubeCtx, namespace, release string, replicas int32, natsOpts natsOptions) error {
+	embedded := kubeconfig == ""
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	start := time.Now()
@@ -68,14 +80,15 @@ func run(kubeconfig, kubeCtx, namespace, release string, replicas int32) error {
 		}
 	}
 
-	client, err := scale.New(cluster, scale.Options{Progress: func(e scaling.Event) {
+	progress := func(e scaling.Event) {
 		switch e.Kind {
 		case scaling.StepStarted:
 			fmt.Printf("  -> %s %s\n", e.Step.Action, e.Step.Object)
 		case scaling.CheckObserved:
 			fmt.Printf("  .. %s: %s\n", e.Check.Name, e.Check.Observed)
 		}
-	}})
+	}
+	client, err := scale.New(cluster, scale.Options{Progress: progress})
 	if err != nil {
 		return err
 	}
@@ -100,10 +113,15 @@ func run(kubeconfig, kubeCtx, namespace, release string, replicas int32) error {
 	}
 	fmt.Println()
 	fmt.Print(v)
-	fmt.Printf("\nDemo finished in %s.\n", time.Since(start).Round(time.Millisecond))
 	if v.Phase != scaling.Succeeded {
 		return fmt.Errorf("verification %s: %s", v.Phase, v.Reason)
 	}
+	if embedded || natsOpts.URL != "" {
+		if err := runNATS(ctx, cluster, namespace, release, natsOpts, progress); err != nil {
+			return fmt.Errorf("nats: %w", err)
+		}
+	}
+	fmt.Printf("\nDemo finished in %s.\n", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/testenv/natstest"
+	"github.com/ironflow/scaling/nats"
+)
+
+// natsOptions say how to reach the release's NATS cluster. With URL empty
+// the demo starts a real in-process JetStream cluster that follows the
+// release's StatefulSet, as the kubelet would run its pods.
+type natsOptions struct {
+	URL, SystemUser, SystemPassword string
+	// Account and AccountUser/AccountPassword: the account whose streams
+	// the scale-down may re-replicate.
+	Account, AccountUser, AccountPassword string
+}
+
+// runNATS is the demo's second half, the runbook's "Scale NATS cluster":
+// 3 -> 5 servers, then back to 3 the safe way: the first plan is blocked by
+// an R5 stream and an R1 stream on a leaving server, the second lowers and
+// evacuates them first, then removes one server at a time.
+func runNATS(ctx context.Context, cluster *scaling.Cluster, namespace, release string, o natsOptions, progress scaling.Progress) error {
+	sts := release + "-nats"
+	if strings.Contains(release, "nats") {
+		sts = release
+	}
+	if o.URL == "" {
+		fmt.Printf("\nStarting a real 3-server JetStream cluster (servers %s-0..2) that follows StatefulSet %s...\n", sts, sts)
+		servers, err := natstest.Start(ctx, natstest.Options{Name: sts, Size: 3})
+		if err != nil {
+			return err
+		}
+		defer servers.Shutdown()
+		stop := servers.Follow(cluster.Kube, namespace, sts)
+		defer func() {
+			for _, err := range stop() {
+				fmt.Println("kubelet:", err)
+			}
+		}()
+		o.URL = strings.Join(servers.ClientURLs(), ",")
+		o.SystemUser, o.SystemPassword = servers.SystemCredentials()
+		o.Account, o.AccountUser, o.AccountPassword = "APP", natstest.AppUser, natstest.AppPassword
+	}
+	quiet := natsgo.ErrorHandler(func(*natsgo.Conn, *natsgo.Subscription, error) {})
+	sys, err := natsgo.Connect(o.URL, natsgo.UserInfo(o.SystemUser, o.SystemPassword), quiet)
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+	app, err := natsgo.Connect(o.URL, natsgo.UserInfo(o.AccountUser, o.AccountPassword), quiet)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	client, err := nats.New(cluster, nats.Options{System: sys, Accounts: map[string]*natsgo.Conn{o.Account: app}, Progress: progress})
+	if err != nil {
+		return err
+	}
+	if err := demoStreams(ctx, app, jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"EVENTS.>"}, Replicas: 3}); err != nil {
+		return err
+	}
+
+	up := nats.ScaleCluster{Namespace: namespace, Release: release, Replicas: 5}
+	if err := planApplyVerify(ctx, client, up); err != nil {
+		return err
+	}
+	// New R1 streams go to the servers holding the fewest: the new ones.
+	if err := demoStreams(ctx, app,
+		jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"ORDERS.>"}, Replicas: 5},
+		jetstream.StreamConfig{Name: "AUDIT0", Subjects: []string{"AUDIT0.>"}, Replicas: 1},
+		jetstream.StreamConfig{Name: "AUDIT1", Subjects: []string{"AUDIT1.>"}, Replicas: 1}); err != nil {
+		return err
+	}
+	down := nats.ScaleCluster{Namespace: namespace, Release: release, Replicas: 3}
+	plan, err := client.PlanScaleCluster(ctx, down)
+	if err != nil {
+		return err
+	}
+	fmt.Println()
+	fmt.Print(plan)
+	if _, err := client.Apply(ctx, plan); errors.Is(err, scaling.ErrGuardBlocked) {
+		fmt.Println("\nApply refused it, as it should:", err)
+	} else if err != nil {
+		return err
+	}
+	down.LowerStreamReplicas, down.Evacuate = true, true
+	if err := planApplyVerify(ctx, client, down); err != nil {
+		return err
+	}
+	report, err := nats.Inspect(ctx, sys, time.Second)
+	if err != nil {
+		return err
+	}
+	fmt.Println()
+	fmt.Print(report)
+	return nil
+}
+
+// demoStreams creates (or updates) streams and publishes ten messages to each.
+func demoStreams(ctx context.Context, app *natsgo.Conn, cfgs ...jetstream.StreamConfig) error {
+	js, err := jetstream.New(app)
+	if err != nil {
+		return err
+	}
+	for _, cfg := range cfgs {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("stream %s: %w", cfg.Name, err)
+		}
+		for i := range 10 {
+			if _, err := js.Publish(ctx, cfg.Name+".x", fmt.Appendf(nil, "message %d", i)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func planApplyVerify(ctx context.Context, client *nats.Client, req nats.ScaleCluster) error {
+	plan, err := client.PlanScaleCluster(ctx, req)
+	if err != nil {
+		return err
+	}
+	fmt.Println()
+	fmt.Print(plan)
+	fmt.Println("\nApplying...")
+	if _, err := client.Apply(ctx, plan); err != nil {
+		return err
+	}
+	fmt.Println("Verifying...")
+	v, err := client.Verify(ctx, plan)
+	if err != nil {
+		return err
+	}
+	fmt.Println()
+	fmt.Print(v)
+	if v.Phase != scaling.Succeeded {
+		return fmt.Errorf("verification %s: %s", v.Phase, v.Reason)
+	}
+	return nil
+}
