@@ -14,9 +14,9 @@ import (
 )
 
 // Storage classes of the environment. Neither has a real provisioner: the
-// environment's own provision loop creates a hostPath PV for each claim, and
-// nothing ever resizes a volume (a test plays the resizer by patching
-// status.capacity, as the notes describe).
+// environment's own loop creates a hostPath PV for each claim and, for the
+// expandable class, resizes the volume when a claim asks for more (what a
+// CSI resizer and the kubelet do together).
 const (
 	// ExpandableClass is the default class; it allows volume expansion.
 	ExpandableClass = "standard"
@@ -71,8 +71,11 @@ func (e *Env) provision(ctx context.Context) {
 		}, e.Client),
 		ObjectType: &corev1.PersistentVolumeClaim{},
 		Handler: cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(o any) { e.bind(ctx, o) },
-			UpdateFunc: func(_, o any) { e.bind(ctx, o) },
+			AddFunc: func(o any) { e.bind(ctx, o) },
+			UpdateFunc: func(_, o any) {
+				e.bind(ctx, o)
+				e.resize(ctx, o)
+			},
 			DeleteFunc: func(o any) { e.release(ctx, o) },
 		},
 	})
@@ -122,4 +125,36 @@ func (e *Env) release(ctx context.Context, o any) {
 	}
 	// NotFound is the normal outcome when KCM got there first.
 	_ = e.Client.CoreV1().PersistentVolumes().Delete(ctx, "pv-"+string(pvc.UID), metav1.DeleteOptions{})
+}
+
+// resize grows a bound claim of the expandable class whose request exceeds
+// its capacity: the PV's capacity first, then the claim's status, the order
+// of the external resizer and the kubelet's filesystem expansion. Claims of
+// the fixed class are never resized; the API server refuses their request
+// change anyway.
+func (e *Env) resize(ctx context.Context, o any) {
+	pvc, ok := o.(*corev1.PersistentVolumeClaim)
+	if !ok || pvc.Spec.VolumeName == "" || pvc.Status.Phase != corev1.ClaimBound || pvc.DeletionTimestamp != nil {
+		return
+	}
+	if pvc.Spec.StorageClassName != nil && *pvc.Spec.StorageClassName != ExpandableClass {
+		return
+	}
+	want := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
+	have := pvc.Status.Capacity[corev1.ResourceStorage]
+	if want.Cmp(have) <= 0 {
+		return
+	}
+	pv, err := e.Client.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
+	if err != nil {
+		return
+	}
+	pv.Spec.Capacity = corev1.ResourceList{corev1.ResourceStorage: want}
+	if _, err := e.Client.CoreV1().PersistentVolumes().Update(ctx, pv, metav1.UpdateOptions{}); err != nil {
+		return // a conflict: the next update event retries
+	}
+	pvc = pvc.DeepCopy()
+	pvc.Status.Capacity = corev1.ResourceList{corev1.ResourceStorage: want}
+	pvc.Status.AllocatedResources = corev1.ResourceList{corev1.ResourceStorage: want}
+	_, _ = e.Client.CoreV1().PersistentVolumeClaims(pvc.Namespace).UpdateStatus(ctx, pvc, metav1.UpdateOptions{})
 }

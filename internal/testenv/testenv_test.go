@@ -400,3 +400,41 @@ func TestPortTakenIsRetryable(t *testing.T) {
 	require.NoError(t, os.WriteFile(log, []byte("some other fatal error\n"), 0o644))
 	assert.NotErrorIs(t, e.failure(p, errors.New("etcd exited")), errPortTaken)
 }
+
+// Claims of the expandable class grow when asked (the environment plays the
+// CSI resizer and the kubelet); the API server refuses growing a claim of
+// the fixed class.
+func TestExpandableClaimsGrowFixedOnesAreRefused(t *testing.T) {
+	env := Shared()
+	ns := env.Namespace(t)
+	ctx := ctxT(t)
+	claim := func(name string, class string) *corev1.PersistentVolumeClaim {
+		c, err := env.Client.CoreV1().PersistentVolumeClaims(ns).Create(ctx, &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, StorageClassName: &class,
+				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}},
+		}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		require.NoError(t, waitFor(ctx, nil, name+" bound", func() bool {
+			c, err = env.Client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, name, metav1.GetOptions{})
+			return err == nil && c.Status.Phase == corev1.ClaimBound
+		}))
+		return c
+	}
+	grow := claim("grow", ExpandableClass)
+	grow.Spec.Resources.Requests[corev1.ResourceStorage] = resource.MustParse("3Gi")
+	_, err := env.Client.CoreV1().PersistentVolumeClaims(ns).Update(ctx, grow, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, waitFor(ctx, nil, "grow at 3Gi", func() bool {
+		c, err := env.Client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "grow", metav1.GetOptions{})
+		return err == nil && c.Status.Capacity.Storage().String() == "3Gi"
+	}))
+	pv, err := env.Client.CoreV1().PersistentVolumes().Get(ctx, grow.Spec.VolumeName, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "3Gi", pv.Spec.Capacity.Storage().String())
+
+	fixed := claim("fixed", FixedClass)
+	fixed.Spec.Resources.Requests[corev1.ResourceStorage] = resource.MustParse("3Gi")
+	_, err = env.Client.CoreV1().PersistentVolumeClaims(ns).Update(ctx, fixed, metav1.UpdateOptions{})
+	assert.True(t, apierrors.IsForbidden(err) || apierrors.IsInvalid(err), "the API server refuses it: %v", err)
+}
