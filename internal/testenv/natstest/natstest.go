@@ -285,6 +285,22 @@ func (c *Cluster) Stop(name string) error {
 	return nil
 }
 
+// Wipe deletes a stopped server's JetStream store: the next start is a
+// server on a new, empty volume, which must resync from its peers.
+func (c *Cluster) Wipe(name string) error {
+	i, err := c.ordinal(name)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	_, running := c.running[i]
+	c.mu.Unlock()
+	if running {
+		return fmt.Errorf("natstest: %s is running; stop it before wiping its store", name)
+	}
+	return os.RemoveAll(filepath.Join(c.dir, name))
+}
+
 // Restart starts a stopped server again on its old store and ports.
 func (c *Cluster) Restart(ctx context.Context, name string) error {
 	i, err := c.ordinal(name)

@@ -180,3 +180,41 @@ func TestStandaloneRecoversTheStreamsOfItsStore(t *testing.T) {
 	assert.Equal(t, 1, info.Streams)
 	assert.Equal(t, []string{home}, c.ServerNames())
 }
+
+func TestWipedServerResyncsFromItsPeers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := Start(ctx, Options{Name: "wipe", Size: 3})
+	require.NoError(t, err)
+	defer c.Shutdown()
+	nc, err := c.Connect()
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"S.>"}, Replicas: 3})
+	require.NoError(t, err)
+	for range 25 {
+		_, err := js.Publish(ctx, "S.x", []byte("m"))
+		require.NoError(t, err)
+	}
+	assert.Error(t, c.Wipe("wipe-2"), "a running server's store is not wiped")
+	require.NoError(t, c.Stop("wipe-2"))
+	require.NoError(t, c.Wipe("wipe-2"))
+	require.NoError(t, c.Restart(ctx, "wipe-2"))
+	require.Eventually(t, func() bool {
+		s := c.Server("wipe-2")
+		jsz, err := s.Jsz(&server.JSzOptions{Streams: true})
+		return err == nil && jsz.Messages == 25
+	}, 30*time.Second, 50*time.Millisecond, "the wiped server holds the stream's 25 messages again")
+}
+
+func TestClaimOrdinal(t *testing.T) {
+	i, ok := claimOrdinal("r-nats-js-r-nats-2", "r-nats")
+	assert.True(t, ok)
+	assert.Equal(t, 2, i)
+	_, ok = claimOrdinal("data-other-2", "r-nats")
+	assert.False(t, ok)
+	_, ok = claimOrdinal("r-nats-js-r-nats-x", "r-nats")
+	assert.False(t, ok)
+}
