@@ -70,12 +70,23 @@ type Condition func(Stores) (bool, error)
 // error if it returns one, or ctx.Err() once ctx is done. cond is evaluated
 // once after all initial lists are in, then after every event.
 func Until(ctx context.Context, sources []Source, cond Condition) error {
-	if len(sources) == 0 {
-		return fmt.Errorf("await: no sources to watch")
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	stores, changed, err := Watch(ctx, sources)
+	if err != nil {
+		return err
+	}
+	return Signalled(ctx, changed, func() (bool, error) { return cond(stores) })
+}
 
+// Watch starts an informer per source, waits for their initial lists and
+// returns the stores and a channel that delivers after every event, for a
+// caller that merges Kubernetes events with others (Until is Watch plus
+// Signalled). The informers run until ctx ends.
+func Watch(ctx context.Context, sources []Source) (Stores, <-chan struct{}, error) {
+	if len(sources) == 0 {
+		return nil, nil, fmt.Errorf("await: no sources to watch")
+	}
 	changed := make(chan struct{}, 1)
 	notify := func() {
 		select {
@@ -101,9 +112,31 @@ func Until(ctx context.Context, sources []Source, cond Condition) error {
 		go ctrl.RunWithContext(ctx)
 	}
 	if err := waitSynced(ctx, synced); err != nil {
-		return err
+		return nil, nil, err
 	}
-	return Signalled(ctx, changed, func() (bool, error) { return cond(stores) })
+	return stores, changed, nil
+}
+
+// Merge returns a channel that delivers whenever any of the inputs does,
+// until ctx ends.
+func Merge(ctx context.Context, inputs ...<-chan struct{}) <-chan struct{} {
+	out := make(chan struct{}, 1)
+	for _, in := range inputs {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-in:
+					select {
+					case out <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	return out
 }
 
 // Signalled is the loop under Until, for state that is not a Kubernetes

@@ -108,3 +108,22 @@ func TestSignalledWithoutSignalsEndsAtTheDeadline(t *testing.T) {
 	err := Signalled(ctx, nil, func() (bool, error) { return false, nil })
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 }
+
+func TestMergeDeliversFromEveryInput(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	a, b := make(chan struct{}, 1), make(chan struct{}, 1)
+	out := Merge(ctx, a, b)
+	a <- struct{}{}
+	select {
+	case <-out:
+	case <-ctx.Done():
+		t.Fatal("nothing from a")
+	}
+	b <- struct{}{}
+	select {
+	case <-out:
+	case <-ctx.Done():
+		t.Fatal("nothing from b")
+	}
+}
