@@ -173,6 +173,10 @@ type findings struct {
 	Replicas *StreamReplicasError       `json:"replicas,omitempty"`
 	Data     *DataOnLeavingServersError `json:"data,omitempty"`
 	Accounts *AccountConnectionError    `json:"accounts,omitempty"`
+
+	Shrink        *ShrinkError        `json:"shrink,omitempty"`
+	NotExpandable *NotExpandableError `json:"notExpandable,omitempty"`
+	Unreplicated  *UnreplicatedError  `json:"unreplicated,omitempty"`
 }
 
 func (f findings) errors() []error {
@@ -191,6 +195,15 @@ func (f findings) errors() []error {
 	}
 	if f.Accounts != nil {
 		out = append(out, f.Accounts)
+	}
+	if f.Shrink != nil {
+		out = append(out, f.Shrink)
+	}
+	if f.NotExpandable != nil {
+		out = append(out, f.NotExpandable)
+	}
+	if f.Unreplicated != nil {
+		out = append(out, f.Unreplicated)
 	}
 	return out
 }

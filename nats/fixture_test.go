@@ -57,6 +57,12 @@ func natsValues(size int) map[string]any {
 
 func newRealNATS(t testing.TB, size int, opts nats.Options) *realNATS {
 	t.Helper()
+	return newRealNATSWith(t, natsValues(size), size, opts)
+}
+
+// newRealNATSWith installs the chart with vals, which must run size servers.
+func newRealNATSWith(t testing.TB, vals map[string]any, size int, opts nats.Options) *realNATS {
+	t.Helper()
 	env := testenv.Shared()
 	require.NotNil(t, env, "TestMain starts the control plane")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -72,7 +78,7 @@ func newRealNATS(t testing.TB, size int, opts nats.Options) *realNATS {
 	e.cluster, err = scaling.NewCluster(cfg)
 	require.NoError(t, err)
 	e.releases = helmrelease.New(cfg, e.cluster.Kube)
-	_, err = e.releases.Install(ctx, e.ns, release, testenv.ChartPath("ironflow"), natsValues(size), time.Minute)
+	_, err = e.releases.Install(ctx, e.ns, release, testenv.ChartPath("ironflow"), vals, time.Minute)
 	require.NoError(t, err)
 
 	stop := e.servers.Follow(env.Client, e.ns, natsSTS)

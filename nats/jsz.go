@@ -71,8 +71,9 @@ type (
 			Replicas int `json:"num_replicas"`
 		} `json:"config"`
 		State struct {
-			Msgs  uint64 `json:"messages"`
-			Bytes uint64 `json:"bytes"`
+			Msgs    uint64 `json:"messages"`
+			Bytes   uint64 `json:"bytes"`
+			LastSeq uint64 `json:"last_seq"`
 		} `json:"state"`
 	}
 )

@@ -123,6 +123,15 @@ func (c *Client) Apply(ctx context.Context, plan *scaling.Plan) (*scaling.Applie
 			return nil, &scaling.GuardBlockedError{Operation: plan.Operation, Guards: blocked, Causes: spec.Findings.errors()}
 		}
 		return c.applyScaleCluster(ctx, plan, &spec)
+	case OpExpandStorage:
+		var spec expandSpec
+		if err := planspec.Decode(plan, &spec); err != nil {
+			return nil, err
+		}
+		if blocked := plan.Blocking(); len(blocked) > 0 {
+			return nil, &scaling.GuardBlockedError{Operation: plan.Operation, Guards: blocked, Causes: spec.Findings.errors()}
+		}
+		return c.applyExpandStorage(ctx, plan, &spec)
 	}
 	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a nats operation"}
 }
@@ -148,6 +157,12 @@ func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verif
 			return nil, err
 		}
 		return c.verifyScaleCluster(ctx, plan, &spec)
+	case OpExpandStorage:
+		var spec expandSpec
+		if err := planspec.Decode(plan, &spec); err != nil {
+			return nil, err
+		}
+		return c.verifyExpandStorage(ctx, plan, &spec)
 	}
 	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a nats operation"}
 }

@@ -64,6 +64,10 @@ type StreamReport struct {
 	Lagging  []string `json:"lagging,omitempty"`
 	Messages uint64   `json:"messages"`
 	Bytes    uint64   `json:"bytes"`
+	// LastSeq is the last sequence each server holding a replica has
+	// stored: a replica that is "current" in Raft terms may still be
+	// copying messages, which only this shows.
+	LastSeq map[string]uint64 `json:"lastSeq,omitempty"`
 }
 
 // StorageWarnPercent is the used/max storage share above which Report warns.
@@ -88,6 +92,7 @@ func Inspect(ctx context.Context, nc *natsgo.Conn, window time.Duration) (*Repor
 	}
 	r := &Report{TakenAt: time.Now().UTC()}
 	streams := map[string]*StreamReport{}
+	lastSeq := map[string]map[string]uint64{}
 	for _, rep := range replies {
 		if rep.Error != nil || rep.Data == nil {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("server %s answered without JetStream data", rep.Server.Name))
@@ -113,6 +118,10 @@ func Inspect(ctx context.Context, nc *natsgo.Conn, window time.Duration) (*Repor
 		for _, acc := range d.Accounts {
 			for _, s := range acc.Streams {
 				key := acc.Name + "/" + s.Name
+				if lastSeq[key] == nil {
+					lastSeq[key] = map[string]uint64{}
+				}
+				lastSeq[key][rep.Server.Name] = s.State.LastSeq
 				// Every replica's server reports the stream; the leader's
 				// view of its peers is the one to keep.
 				if s.Cluster == nil || (s.Cluster.Leader != rep.Server.Name && streams[key] != nil) {
@@ -154,7 +163,8 @@ func Inspect(ctx context.Context, nc *natsgo.Conn, window time.Duration) (*Repor
 			r.Warnings = append(r.Warnings, fmt.Sprintf("server %s uses %d%% of its JetStream storage", s.Name, s.StorageUsed*100/s.StorageMax))
 		}
 	}
-	for _, s := range streams {
+	for key, s := range streams {
+		s.LastSeq = lastSeq[key]
 		r.Streams = append(r.Streams, *s)
 		switch {
 		case s.Leader == "":

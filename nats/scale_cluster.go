@@ -95,17 +95,12 @@ func (r *ScaleCluster) validate() error {
 	bad := func(field string, v any, reason string) error {
 		return &scaling.InvalidInputError{Field: "ScaleCluster." + field, Value: v, Reason: reason}
 	}
+	if err := validateRelease("ScaleCluster", r.Namespace, r.Release, r.ValuePrefix, r.Standalone); err != nil {
+		return err
+	}
 	switch {
-	case r.Namespace == "":
-		return bad("Namespace", r.Namespace, "required")
-	case r.Release == "":
-		return bad("Release", r.Release, "required")
 	case r.Replicas < 1:
 		return bad("Replicas", r.Replicas, "a cluster needs at least one server")
-	case r.Standalone && r.ValuePrefix != "":
-		return bad("ValuePrefix", r.ValuePrefix, "a standalone chart's values have no prefix")
-	case strings.HasPrefix(r.ValuePrefix, ".") || strings.HasSuffix(r.ValuePrefix, "."):
-		return bad("ValuePrefix", r.ValuePrefix, `a value path like "nats" or "platform.nats", without leading or trailing dots`)
 	case r.DisableClustering && r.Replicas != 1:
 		return bad("DisableClustering", r.Replicas, "turning clustering off leaves exactly one server: set Replicas to 1")
 	case r.RaiseStreamReplicas < 0 || r.RaiseStreamReplicas > min(r.Replicas, maxStreamReplicas):
@@ -115,16 +110,21 @@ func (r *ScaleCluster) validate() error {
 }
 
 func (r *ScaleCluster) target() target {
-	t := target{Namespace: r.Namespace, Release: r.Release, Prefix: r.ValuePrefix, StatefulSet: r.StatefulSet}
-	if !r.Standalone && t.Prefix == "" {
+	return newTarget(r.Namespace, r.Release, r.ValuePrefix, r.Standalone, r.StatefulSet)
+}
+
+// newTarget applies the defaults of the fields every NATS request shares.
+func newTarget(namespace, release, prefix string, standalone bool, sts string) target {
+	t := target{Namespace: namespace, Release: release, Prefix: prefix, StatefulSet: sts}
+	if !standalone && t.Prefix == "" {
 		t.Prefix = "nats"
 	}
 	if t.StatefulSet == "" {
 		// The official chart's fullname: the release name when it already
 		// contains "nats", else "<release>-nats".
-		t.StatefulSet = r.Release + "-nats"
-		if strings.Contains(r.Release, "nats") {
-			t.StatefulSet = r.Release
+		t.StatefulSet = release + "-nats"
+		if strings.Contains(release, "nats") {
+			t.StatefulSet = release
 		}
 	}
 	return t
@@ -233,30 +233,7 @@ func (c *Client) decide(req ScaleCluster, t target, st *liveState) decision {
 		departed[t.server(i)] = true
 	}
 
-	// Health: a leader, nobody offline (but departed servers) or lagging,
-	// every stream led.
-	h := &UnhealthyError{Leader: rep.Meta.Leader, Size: rep.Meta.Size, Answering: len(rep.Servers)}
-	for _, p := range rep.Meta.Peers {
-		if departed[p.Name] {
-			continue
-		}
-		if p.Offline {
-			h.Offline = append(h.Offline, p.Name)
-		} else if !p.Current {
-			h.Lagging = append(h.Lagging, p.Name)
-		}
-	}
-	for _, s := range rep.Streams {
-		if s.Leader == "" {
-			h.Leaderless = append(h.Leaderless, StreamRef{Account: s.Account, Name: s.Name, Replicas: s.Replicas})
-		}
-	}
-	if st.clustering && (h.Leader == "" || len(h.Offline)+len(h.Lagging)+len(h.Leaderless) > 0) {
-		d.findings.Health = h
-		guard(GuardHealth, scaling.Block, strings.TrimPrefix(h.Error(), "nats: "), "bring the cluster back to health before changing its size (nats.Inspect shows the details)")
-	} else {
-		guard(GuardHealth, scaling.Pass, fmt.Sprintf("meta leader %s, %d peers current", orDash(rep.Meta.Leader), len(rep.Meta.Peers)), "")
-	}
+	d.findings.Health = healthGuard(&d.guards, st, departed)
 
 	// Leaving servers: ordinals at or above the target, highest first.
 	var leaving []string
@@ -464,6 +441,15 @@ func (c *Client) applyScaleCluster(ctx context.Context, plan *scaling.Plan, spec
 	if drift := plan.Fingerprint.Compare(live); len(drift) > 0 {
 		return nil, &scaling.StalePlanError{Operation: plan.Operation, Drift: drift}
 	}
+	return c.runSteps(ctx, plan, res, func(ctx context.Context, step scaling.Step, changed <-chan struct{}) (bool, error) {
+		return c.runStep(ctx, t, step, changed)
+	})
+}
+
+// runSteps runs a plan's steps in order, each bounded by StepTimeout when
+// ctx has no deadline, reporting progress; the first failure stops it as a
+// *StepError. changed delivers NATS events for the steps' waits.
+func (c *Client) runSteps(ctx context.Context, plan *scaling.Plan, res *scaling.Applied, run func(context.Context, scaling.Step, <-chan struct{}) (bool, error)) (*scaling.Applied, error) {
 	changed, stop, err := c.events()
 	if err != nil {
 		return nil, err
@@ -472,7 +458,12 @@ func (c *Client) applyScaleCluster(ctx context.Context, plan *scaling.Plan, spec
 	for i := range plan.Steps {
 		step := plan.Steps[i]
 		c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepStarted, Operation: plan.Operation, Step: &step, Index: i, Time: time.Now()})
-		did, err := c.runStep(ctx, t, step, changed)
+		stepCtx, cancel := ctx, context.CancelFunc(func() {})
+		if _, ok := ctx.Deadline(); !ok {
+			stepCtx, cancel = context.WithTimeout(ctx, c.opts.StepTimeout)
+		}
+		did, err := run(stepCtx, step, changed)
+		cancel()
 		c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepFinished, Operation: plan.Operation, Step: &step, Index: i, Err: err, Time: time.Now()})
 		if err != nil {
 			return nil, &StepError{Operation: plan.Operation, Index: i, Step: step, Err: err}
@@ -486,11 +477,6 @@ func (c *Client) applyScaleCluster(ctx context.Context, plan *scaling.Plan, spec
 // runStep runs one step and waits for its effect. It reports whether it
 // changed anything.
 func (c *Client) runStep(ctx context.Context, t target, step scaling.Step, changed <-chan struct{}) (bool, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.opts.StepTimeout)
-		defer cancel()
-	}
 	n, _ := strconv.Atoi(step.After)
 	server := step.Object.Name
 	switch step.Action {
@@ -626,4 +612,53 @@ func (c *Client) waitReportErr(ctx context.Context, changed <-chan struct{}, wha
 		return &WaitError{What: what, Last: last, Err: err}
 	}
 	return err
+}
+
+// healthGuard appends the cluster-health guard: a meta leader, no peer
+// offline (but departed ones) or lagging, every stream led. It returns the
+// typed error when the guard blocks.
+func healthGuard(guards *[]scaling.GuardResult, st *liveState, departed map[string]bool) *UnhealthyError {
+	rep := st.report
+	h := &UnhealthyError{Leader: rep.Meta.Leader, Size: rep.Meta.Size, Answering: len(rep.Servers)}
+	for _, p := range rep.Meta.Peers {
+		if departed[p.Name] {
+			continue
+		}
+		if p.Offline {
+			h.Offline = append(h.Offline, p.Name)
+		} else if !p.Current {
+			h.Lagging = append(h.Lagging, p.Name)
+		}
+	}
+	for _, s := range rep.Streams {
+		if s.Leader == "" {
+			h.Leaderless = append(h.Leaderless, StreamRef{Account: s.Account, Name: s.Name, Replicas: s.Replicas})
+		}
+	}
+	if st.clustering && (h.Leader == "" || len(h.Offline)+len(h.Lagging)+len(h.Leaderless) > 0) {
+		*guards = append(*guards, scaling.GuardResult{Name: GuardHealth, Outcome: scaling.Block, Reason: strings.TrimPrefix(h.Error(), "nats: "),
+			Remedy: "bring the cluster back to health first (nats.Inspect shows the details)"})
+		return h
+	}
+	*guards = append(*guards, scaling.GuardResult{Name: GuardHealth, Outcome: scaling.Pass,
+		Reason: fmt.Sprintf("meta leader %s, %d peers current", orDash(rep.Meta.Leader), len(rep.Meta.Peers))})
+	return nil
+}
+
+// validateRelease checks the fields every NATS request shares.
+func validateRelease(op, namespace, release, prefix string, standalone bool) error {
+	bad := func(field string, v any, reason string) error {
+		return &scaling.InvalidInputError{Field: op + "." + field, Value: v, Reason: reason}
+	}
+	switch {
+	case namespace == "":
+		return bad("Namespace", namespace, "required")
+	case release == "":
+		return bad("Release", release, "required")
+	case standalone && prefix != "":
+		return bad("ValuePrefix", prefix, "a standalone chart's values have no prefix")
+	case strings.HasPrefix(prefix, ".") || strings.HasSuffix(prefix, "."):
+		return bad("ValuePrefix", prefix, `a value path like "nats" or "platform.nats", without leading or trailing dots`)
+	}
+	return nil
 }

@@ -72,12 +72,14 @@ type target struct {
 }
 
 // path is the value path of a cluster setting, e.g. nats.config.cluster.replicas.
-func (t target) path(key string) string {
-	p := "config.cluster." + key
+func (t target) path(key string) string { return t.value("config.cluster." + key) }
+
+// value is the value path of a chart setting under the prefix.
+func (t target) value(sub string) string {
 	if t.Prefix != "" {
-		p = t.Prefix + "." + p
+		return t.Prefix + "." + sub
 	}
-	return p
+	return sub
 }
 
 func (t target) stsRef() scaling.ObjectRef {

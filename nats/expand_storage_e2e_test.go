@@ -1,0 +1,153 @@
+package nats_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/testenv"
+	"github.com/ironflow/scaling/nats"
+)
+
+// claims returns the JetStream claims of the servers by name.
+func (e *realNATS) claims(t *testing.T, n int) map[string]*corev1.PersistentVolumeClaim {
+	t.Helper()
+	out := map[string]*corev1.PersistentVolumeClaim{}
+	for i := range n {
+		name := natsSTS + "-js-" + natsSTS + "-" + string(rune('0'+i))
+		c, err := testenv.Shared().Client.CoreV1().PersistentVolumeClaims(e.ns).Get(t.Context(), name, metav1.GetOptions{})
+		require.NoError(t, err)
+		out[name] = c
+	}
+	return out
+}
+
+func TestExpandStorageGrowsExpandableVolumesInPlace(t *testing.T) {
+	e := newRealNATS(t, 3, nats.Options{})
+	ctx := ctxFor(t, 3*time.Minute)
+	stream(t, e.servers, "ORDERS", 3, 25)
+	before := e.claims(t, 3)
+	for name, c := range before {
+		require.Equal(t, "10Gi", c.Status.Capacity.Storage().String(), name)
+	}
+	e.rec.Reset()
+
+	plan, err := e.client.PlanExpandStorage(ctx, nats.ExpandStorage{Namespace: e.ns, Release: release, Size: "20Gi"})
+	require.NoError(t, err)
+	require.Empty(t, plan.Blocking(), "%s", plan)
+	assert.Empty(t, e.rec.Mutating(), "planning writes nothing")
+	assert.Equal(t, []string{
+		nats.ActionResizeClaim + " " + natsSTS + "-js-" + natsSTS + "-0",
+		nats.ActionResizeClaim + " " + natsSTS + "-js-" + natsSTS + "-1",
+		nats.ActionResizeClaim + " " + natsSTS + "-js-" + natsSTS + "-2",
+		nats.ActionOrphanStatefulSet + " " + natsSTS,
+		nats.ActionSetReplicas + " " + release,
+	}, stepsOf(plan))
+	assert.Contains(t, plan.Diff, "size: 20Gi")
+
+	e.applyAndVerify(t, ctx, plan)
+	after := e.claims(t, 3)
+	for name, c := range after {
+		assert.Equal(t, before[name].UID, c.UID, "%s is the same claim, grown in place", name)
+		assert.Equal(t, "20Gi", c.Status.Capacity.Storage().String(), name)
+	}
+	sts, err := testenv.Shared().Client.AppsV1().StatefulSets(e.ns).Get(ctx, natsSTS, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "20Gi", sts.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests.Storage().String())
+	r, err := nats.Inspect(ctx, e.sys, time.Second)
+	require.NoError(t, err)
+	require.Len(t, r.Streams, 1)
+	assert.EqualValues(t, 25, r.Streams[0].Messages)
+
+	again, err := e.client.Apply(ctx, plan)
+	require.NoError(t, err)
+	assert.False(t, again.Changed, "%s", again.Reason)
+}
+
+func TestExpandStorageRefusesToShrinkAndReadsNothingOnBadInput(t *testing.T) {
+	e := newRealNATS(t, 3, nats.Options{})
+	ctx := ctxFor(t, time.Minute)
+	for _, size := range []string{"", "lots", "-1Gi", "0"} {
+		_, err := e.client.PlanExpandStorage(ctx, nats.ExpandStorage{Namespace: e.ns, Release: release, Size: size})
+		assert.ErrorIs(t, err, scaling.ErrInvalidInput, size)
+	}
+	assert.Empty(t, e.rec.Requests(), "bad input reaches no server")
+
+	plan, err := e.client.PlanExpandStorage(ctx, nats.ExpandStorage{Namespace: e.ns, Release: release, Size: "5Gi"})
+	require.NoError(t, err)
+	_, err = e.client.Apply(ctx, plan)
+	var shrink *nats.ShrinkError
+	require.ErrorAs(t, err, &shrink)
+	assert.Equal(t, "10Gi", shrink.Current)
+	assert.Equal(t, "5Gi", shrink.Requested)
+	assert.ErrorIs(t, err, nats.ErrShrink)
+	assert.Empty(t, e.rec.Mutating(), "a refused shrink writes nothing")
+	for name, c := range e.claims(t, 3) {
+		assert.Equal(t, "10Gi", c.Spec.Resources.Requests.Storage().String(), name)
+	}
+}
+
+func TestExpandStorageOnAFixedClassResyncsEachServerFromItsPeers(t *testing.T) {
+	vals := natsValues(3)
+	vals["nats"].(map[string]any)["config"].(map[string]any)["jetstream"] = map[string]any{
+		"enabled": true, "fileStore": map[string]any{"pvc": map[string]any{"size": "10Gi", "storageClassName": testenv.FixedClass}},
+	}
+	e := newRealNATSWith(t, vals, 3, nats.Options{})
+	ctx := ctxFor(t, 5*time.Minute)
+	js, err := jetstream.New(e.app)
+	require.NoError(t, err)
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"ORDERS.>"}, Replicas: 3})
+	require.NoError(t, err)
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "AUDIT", Subjects: []string{"AUDIT.>"}, Replicas: 1})
+	require.NoError(t, err)
+	before := e.claims(t, 3)
+	e.rec.Reset()
+
+	plan, err := e.client.PlanExpandStorage(ctx, nats.ExpandStorage{Namespace: e.ns, Release: release, Size: "20Gi"})
+	require.NoError(t, err)
+	_, err = e.client.Apply(ctx, plan)
+	var notExp *nats.NotExpandableError
+	require.ErrorAs(t, err, &notExp, "without AcceptDataLoss")
+	assert.Equal(t, testenv.FixedClass, notExp.StorageClass)
+	var unrep *nats.UnreplicatedError
+	require.ErrorAs(t, err, &unrep, "the R1 stream would lose its data")
+	require.Len(t, unrep.Streams, 1)
+	assert.Equal(t, "AUDIT", unrep.Streams[0].Name)
+
+	accepted, err := e.client.PlanExpandStorage(ctx, nats.ExpandStorage{Namespace: e.ns, Release: release, Size: "20Gi", AcceptDataLoss: true})
+	require.NoError(t, err)
+	_, err = e.client.Apply(ctx, accepted)
+	require.ErrorAs(t, err, &unrep, "accepting data loss does not make an R1 stream safe")
+	assert.Empty(t, e.rec.Mutating(), "blocked plans write nothing")
+
+	require.NoError(t, js.DeleteStream(ctx, "AUDIT"))
+	pub := startPublisher(t, js, "ORDERS")
+	plan, err = e.client.PlanExpandStorage(ctx, nats.ExpandStorage{Namespace: e.ns, Release: release, Size: "20Gi", AcceptDataLoss: true})
+	require.NoError(t, err)
+	require.Empty(t, plan.Blocking(), "%s", plan)
+	claim := func(i string) string { return natsSTS + "-js-" + natsSTS + "-" + i }
+	assert.Equal(t, []string{
+		nats.ActionOrphanStatefulSet + " " + natsSTS, nats.ActionSetReplicas + " " + release,
+		nats.ActionReplaceVolume + " " + claim("2"), nats.ActionReplaceVolume + " " + claim("1"), nats.ActionReplaceVolume + " " + claim("0"),
+	}, stepsOf(plan))
+	e.applyAndVerify(t, ctx, plan)
+	acked := pub.finish()
+
+	for name, c := range e.claims(t, 3) {
+		assert.NotEqual(t, before[name].UID, c.UID, "%s was replaced", name)
+		assert.Equal(t, "20Gi", c.Status.Capacity.Storage().String(), name)
+	}
+	require.NotEmpty(t, acked["ORDERS"])
+	assert.Empty(t, lost(storedIDs(t, ctx, js, "ORDERS"), acked["ORDERS"]), "every acknowledged message survived three replaced volumes")
+	r, err := nats.Inspect(ctx, e.sys, time.Second)
+	require.NoError(t, err)
+	for _, s := range r.Servers {
+		assert.NotZero(t, s.StorageUsed, "%s holds data again", s.Name)
+	}
+}
