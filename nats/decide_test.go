@@ -7,6 +7,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ironflow/scaling"
 )
@@ -124,4 +127,61 @@ func TestDecideOfflineServerTheStatefulSetNoLongerRunsIsDeparted(t *testing.T) {
 	d = decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 5}, st)
 	assert.Equal(t, scaling.Block, outcome(d, GuardHealth))
 	assert.Equal(t, []string{"n-4"}, d.findings.Health.Offline)
+}
+
+func volumes(expandable bool, size string, claimSizes ...string) *volumeState {
+	vs := &volumeState{liveState: state(len(claimSizes), "2.15.2"), template: "n-js", current: resource.MustParse(size), class: "c", expandable: expandable}
+	vs.release = &scaling.Release{Values: map[string]any{"nats": map[string]any{"config": map[string]any{"jetstream": map[string]any{"fileStore": map[string]any{"pvc": map[string]any{"size": size}}}}}}}
+	for i, s := range claimSizes {
+		vs.claims = append(vs.claims, &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: claimName("n-js", target{StatefulSet: "n"}, i)},
+			Spec:       corev1.PersistentVolumeClaimSpec{Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(s)}}},
+		})
+	}
+	return vs
+}
+
+func expandFor(req ExpandStorage, vs *volumeState) decision {
+	req.StatefulSet, req.Release = "n", "r"
+	t := newTarget(req.Namespace, req.Release, req.ValuePrefix, req.Standalone, req.StatefulSet)
+	return decideExpand(req, t, vs, resource.MustParse(req.Size))
+}
+
+func TestDecideExpandShrinkNoOpAndResync(t *testing.T) {
+	d := expandFor(ExpandStorage{Size: "5Gi"}, volumes(true, "10Gi", "10Gi", "10Gi", "10Gi"))
+	assert.Equal(t, scaling.Block, outcome(d, GuardShrink))
+	assert.Empty(t, d.steps)
+	require.NotNil(t, d.findings.Shrink)
+
+	d = expandFor(ExpandStorage{Size: "10Gi"}, volumes(true, "10Gi", "12Gi", "10Gi", "10Gi"))
+	assert.Equal(t, scaling.Block, outcome(d, GuardShrink), "a claim grown by hand beyond the size")
+	assert.Equal(t, []string{"n-js-n-0 12Gi"}, d.findings.Shrink.Claims)
+
+	d = expandFor(ExpandStorage{Size: "10240Mi"}, volumes(true, "10Gi", "10Gi", "10Gi", "10Gi"))
+	assert.Empty(t, d.steps, "the same size written differently is a no-op")
+	assert.Empty(t, d.findings.errors())
+
+	d = expandFor(ExpandStorage{Size: "20Gi"}, volumes(true, "10Gi", "20Gi", "10Gi", "10Gi"))
+	var actions []string
+	for _, s := range d.steps {
+		actions = append(actions, s.Action+" "+s.Object.Name)
+	}
+	assert.Equal(t, []string{"resize-claim n-js-n-1", "resize-claim n-js-n-2", "orphan-statefulset n", "set-release-value r"}, actions,
+		"a claim already grown (an interrupted apply) is skipped")
+
+	r1 := StreamReport{Account: "APP", Name: "A", Replicas: 1, Leader: "n-0", Peers: []string{"n-0"}}
+	vs := volumes(false, "10Gi", "10Gi", "10Gi", "10Gi")
+	vs.report.Streams = []StreamReport{r1}
+	d = expandFor(ExpandStorage{Size: "20Gi"}, vs)
+	assert.Equal(t, scaling.Block, outcome(d, GuardExpansion))
+	assert.Equal(t, scaling.Block, outcome(d, GuardResync))
+	d = expandFor(ExpandStorage{Size: "20Gi", AcceptDataLoss: true}, volumes(false, "10Gi", "10Gi", "10Gi", "10Gi"))
+	assert.Equal(t, scaling.Warn, outcome(d, GuardExpansion))
+	assert.Empty(t, d.findings.errors())
+	assert.Equal(t, ActionReplaceVolume, d.steps[2].Action)
+	assert.Equal(t, "n-js-n-2", d.steps[2].Object.Name, "highest ordinal first")
+
+	d = expandFor(ExpandStorage{Size: "20Gi", AcceptDataLoss: true}, volumes(false, "10Gi", "10Gi"))
+	require.NotNil(t, d.findings.Unreplicated)
+	assert.Contains(t, d.findings.Unreplicated.Error(), "no peer to resync")
 }
