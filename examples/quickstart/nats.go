@@ -27,8 +27,9 @@ type natsOptions struct {
 
 // runNATS is the demo's second half, the runbook's "Scale NATS cluster":
 // 3 -> 5 servers, then back to 3 the safe way: the first plan is blocked by
-// an R5 stream and an R1 stream on a leaving server, the second lowers and
-// evacuates them first, then removes one server at a time.
+// an R5 stream and R1 streams on the leaving servers, the second lowers and
+// evacuates them first, then removes one server at a time. Last, the
+// volumes grow from 20Gi to 30Gi ("Increasing JetStream PVC size").
 func runNATS(ctx context.Context, cluster *scaling.Cluster, namespace, release string, o natsOptions, progress scaling.Progress) error {
 	sts := release + "-nats"
 	if strings.Contains(release, "nats") {
@@ -71,7 +72,7 @@ func runNATS(ctx context.Context, cluster *scaling.Cluster, namespace, release s
 	}
 
 	up := nats.ScaleCluster{Namespace: namespace, Release: release, Replicas: 5}
-	if err := planApplyVerify(ctx, client, up); err != nil {
+	if err := planApplyVerify(ctx, client, func() (*scaling.Plan, error) { return client.PlanScaleCluster(ctx, up) }); err != nil {
 		return err
 	}
 	// New R1 streams go to the servers holding the fewest: the new ones.
@@ -94,7 +95,12 @@ func runNATS(ctx context.Context, cluster *scaling.Cluster, namespace, release s
 		return err
 	}
 	down.LowerStreamReplicas, down.Evacuate = true, true
-	if err := planApplyVerify(ctx, client, down); err != nil {
+	if err := planApplyVerify(ctx, client, func() (*scaling.Plan, error) { return client.PlanScaleCluster(ctx, down) }); err != nil {
+		return err
+	}
+	// "JetStream storage filling up": grow every server's volume by 10Gi.
+	grow := nats.ExpandStorage{Namespace: namespace, Release: release, Size: "30Gi"}
+	if err := planApplyVerify(ctx, client, func() (*scaling.Plan, error) { return client.PlanExpandStorage(ctx, grow) }); err != nil {
 		return err
 	}
 	report, err := nats.Inspect(ctx, sys, time.Second)
@@ -125,8 +131,8 @@ func demoStreams(ctx context.Context, app *natsgo.Conn, cfgs ...jetstream.Stream
 	return nil
 }
 
-func planApplyVerify(ctx context.Context, client *nats.Client, req nats.ScaleCluster) error {
-	plan, err := client.PlanScaleCluster(ctx, req)
+func planApplyVerify(ctx context.Context, client *nats.Client, planFn func() (*scaling.Plan, error)) error {
+	plan, err := planFn()
 	if err != nil {
 		return err
 	}
