@@ -21,6 +21,7 @@ import (
 	"github.com/ironflow/scaling/internal/helmplan"
 	"github.com/ironflow/scaling/internal/planspec"
 	"github.com/ironflow/scaling/internal/values"
+	"github.com/ironflow/scaling/internal/verify"
 )
 
 // OpExpandStorage is the Operation of ExpandStorage plans.
@@ -573,7 +574,7 @@ func (c *Client) verifyExpandStorage(ctx context.Context, plan *scaling.Plan, sp
 		return nil, err
 	}
 	defer stop()
-	last := map[string]string{}
+	emitter := verify.NewEmitter(c.opts.Progress, plan.Operation)
 	err = await.Signalled(ctx, await.Merge(watchCtx, kubeChanged, natsChanged), func() (bool, error) {
 		now := time.Now()
 		var checks []scaling.Check
@@ -608,29 +609,8 @@ func (c *Client) verifyExpandStorage(ctx context.Context, plan *scaling.Plan, sp
 			checks = append(checks, scaling.Check{Name: "reading", Expected: "servers answer", Observed: err.Error(), ObservedAt: now})
 		}
 		v.Checks = checks
-		for i := range checks {
-			ch := &v.Checks[i]
-			if key := ch.Observed + "|" + ch.Detail; last[ch.Name] != key {
-				last[ch.Name] = key
-				c.opts.Progress.Emit(scaling.Event{Kind: scaling.CheckObserved, Operation: plan.Operation, Check: ch, Time: now})
-			}
-		}
-		for _, ch := range checks {
-			if !ch.Passed {
-				return false, nil
-			}
-		}
-		return true, nil
+		emitter.Emit(v.Checks)
+		return verify.Passed(checks), nil
 	})
-	v.Finished = time.Now()
-	v.Duration = v.Finished.Sub(v.Started)
-	switch {
-	case err == nil:
-		v.Phase = scaling.Succeeded
-	case ctx.Err() != nil:
-		v.Phase, v.Reason = scaling.TimedOut, "the volumes or the cluster did not settle before the deadline"
-	default:
-		v.Phase, v.Reason = scaling.Failed, err.Error()
-	}
-	return v, nil
+	return verify.Conclude(ctx, v, err, "", "the volumes or the cluster did not settle before the deadline"), nil
 }

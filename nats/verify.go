@@ -12,6 +12,7 @@ import (
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/await"
+	"github.com/ironflow/scaling/internal/verify"
 )
 
 // QuorumLostError is why a Verify failed: the meta group has no leader and
@@ -38,7 +39,7 @@ func (c *Client) verifyScaleCluster(ctx context.Context, plan *scaling.Plan, spe
 	defer stop()
 	n, t := spec.Request.Replicas, spec.Target
 	clustered := !spec.Request.DisableClustering
-	last := map[string]string{}
+	emitter := verify.NewEmitter(c.opts.Progress, plan.Operation)
 	answered := false
 	err = await.Signalled(ctx, changed, func() (bool, error) {
 		r, err := Inspect(ctx, c.sys, inspectWindow)
@@ -58,13 +59,7 @@ func (c *Client) verifyScaleCluster(ctx context.Context, plan *scaling.Plan, spe
 		}
 		answered = true
 		v.Checks = clusterChecks(r, n, clustered, stsReady)
-		for i := range v.Checks {
-			ch := &v.Checks[i]
-			if key := ch.Observed + "|" + ch.Detail; last[ch.Name] != key {
-				last[ch.Name] = key
-				c.opts.Progress.Emit(scaling.Event{Kind: scaling.CheckObserved, Operation: plan.Operation, Check: ch, Time: ch.ObservedAt})
-			}
-		}
+		emitter.Emit(v.Checks)
 		quorum := r.Meta.QuorumNeeded
 		if quorum == 0 {
 			quorum = r.Meta.Size/2 + 1
@@ -76,28 +71,12 @@ func (c *Client) verifyScaleCluster(ctx context.Context, plan *scaling.Plan, spe
 			}
 			return false, lost
 		}
-		for _, ch := range v.Checks {
-			if !ch.Passed {
-				return false, nil
-			}
-		}
-		return true, nil
+		return verify.Passed(v.Checks), nil
 	})
-	v.Finished = time.Now()
-	v.Duration = v.Finished.Sub(v.Started)
-	switch {
-	case err == nil:
-		v.Phase = scaling.Succeeded
-	case ctx.Err() != nil:
-		v.Phase, v.Reason = scaling.TimedOut, fmt.Sprintf("the cluster did not settle at %d servers before the deadline", n)
-	default:
-		var sa *SystemAccountError
-		if errors.As(err, &sa) {
-			return nil, err
-		}
-		v.Phase, v.Reason = scaling.Failed, err.Error()
+	if sa := (*SystemAccountError)(nil); errors.As(err, &sa) {
+		return nil, err
 	}
-	return v, nil
+	return verify.Conclude(ctx, v, err, "", fmt.Sprintf("the cluster did not settle at %d servers before the deadline", n)), nil
 }
 
 // clusterChecks judges one reading against a target of n servers, clustered

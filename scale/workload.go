@@ -17,6 +17,7 @@ import (
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/await"
+	"github.com/ironflow/scaling/internal/verify"
 )
 
 // workload is the live state of a Deployment or StatefulSet that Plan,
@@ -282,7 +283,7 @@ func (c *Client) watchWorkload(ctx context.Context, plan *scaling.Plan, v *scali
 		return nil, err
 	}
 	own := workloadSources(c.kube, w)
-	emitter := c.newCheckEmitter(plan.Operation)
+	emitter := verify.NewEmitter(c.opts.Progress, plan.Operation)
 	var overridden string
 	err = await.Until(ctx, append(own, extra...), func(s await.Stores) (bool, error) {
 		obj, pods, rsets := fromStores(s[:len(own)], ref)
@@ -291,17 +292,12 @@ func (c *Client) watchWorkload(ctx context.Context, plan *scaling.Plan, v *scali
 		}
 		vd := judge(observation{obj: obj, pods: pods, ro: observeRollout(obj, pods, rsets), extra: s[len(own):]})
 		v.Checks = vd.checks
-		emitter.emit(v.Checks)
+		emitter.Emit(v.Checks)
 		if vd.overridden != "" {
 			overridden = vd.overridden
 			return true, nil
 		}
-		for _, ch := range v.Checks {
-			if !ch.Passed {
-				return false, nil
-			}
-		}
-		return true, nil
+		return verify.Passed(v.Checks), nil
 	})
-	return conclude(ctx, v, err, overridden, timedOut), nil
+	return verify.Conclude(ctx, v, err, overridden, timedOut), nil
 }

@@ -92,29 +92,10 @@ func run(kubeconfig, kubeCtx, namespace, release string, replicas int32, natsOpt
 	if err != nil {
 		return err
 	}
-	plan, err := client.PlanReplicas(ctx, scale.Replicas{Namespace: namespace, Release: release, Replicas: replicas})
-	if err != nil {
+	if err := planApplyVerify(ctx, client, func() (*scaling.Plan, error) {
+		return client.PlanReplicas(ctx, scale.Replicas{Namespace: namespace, Release: release, Replicas: replicas})
+	}); err != nil {
 		return err
-	}
-	fmt.Println()
-	fmt.Print(plan)
-	fmt.Println("\nApplying...")
-	applied, err := client.Apply(ctx, plan)
-	if err != nil {
-		return err
-	}
-	if !applied.Changed {
-		fmt.Println("Nothing to change:", applied.Reason)
-	}
-	fmt.Println("Verifying...")
-	v, err := client.Verify(ctx, plan)
-	if err != nil {
-		return err
-	}
-	fmt.Println()
-	fmt.Print(v)
-	if v.Phase != scaling.Succeeded {
-		return fmt.Errorf("verification %s: %s", v.Phase, v.Reason)
 	}
 	if embedded || natsOpts.URL != "" {
 		if err := runNATS(ctx, cluster, namespace, release, natsOpts, progress); err != nil {
@@ -143,4 +124,40 @@ func installDemo(ctx context.Context, cluster *scaling.Cluster, namespace, relea
 	fmt.Printf("Installing chart ironflow (medium template) as %s/%s...\n", namespace, release)
 	_, err = helmrelease.New(cluster.Config, cluster.Kube).Install(ctx, namespace, release, testenv.ChartPath("ironflow"), vals, 2*time.Minute)
 	return err
+}
+
+// operator is what scale.Client and nats.Client have in common.
+type operator interface {
+	Apply(context.Context, *scaling.Plan) (*scaling.Applied, error)
+	Verify(context.Context, *scaling.Plan) (*scaling.Verification, error)
+}
+
+// planApplyVerify plans, prints the plan, applies it and prints its
+// verification, which must succeed.
+func planApplyVerify(ctx context.Context, client operator, planFn func() (*scaling.Plan, error)) error {
+	plan, err := planFn()
+	if err != nil {
+		return err
+	}
+	fmt.Println()
+	fmt.Print(plan)
+	fmt.Println("\nApplying...")
+	applied, err := client.Apply(ctx, plan)
+	if err != nil {
+		return err
+	}
+	if !applied.Changed {
+		fmt.Println("Nothing to change:", applied.Reason)
+	}
+	fmt.Println("Verifying...")
+	v, err := client.Verify(ctx, plan)
+	if err != nil {
+		return err
+	}
+	fmt.Println()
+	fmt.Print(v)
+	if v.Phase != scaling.Succeeded {
+		return fmt.Errorf("verification %s: %s", v.Phase, v.Reason)
+	}
+	return nil
 }

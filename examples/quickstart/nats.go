@@ -130,27 +130,3 @@ func demoStreams(ctx context.Context, app *natsgo.Conn, cfgs ...jetstream.Stream
 	}
 	return nil
 }
-
-func planApplyVerify(ctx context.Context, client *nats.Client, planFn func() (*scaling.Plan, error)) error {
-	plan, err := planFn()
-	if err != nil {
-		return err
-	}
-	fmt.Println()
-	fmt.Print(plan)
-	fmt.Println("\nApplying...")
-	if _, err := client.Apply(ctx, plan); err != nil {
-		return err
-	}
-	fmt.Println("Verifying...")
-	v, err := client.Verify(ctx, plan)
-	if err != nil {
-		return err
-	}
-	fmt.Println()
-	fmt.Print(v)
-	if v.Phase != scaling.Succeeded {
-		return fmt.Errorf("verification %s: %s", v.Phase, v.Reason)
-	}
-	return nil
-}

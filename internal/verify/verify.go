@@ -1,0 +1,65 @@
+// Package verify holds what every operation's Verify shares: reporting
+// checks as progress, and turning how a watch ended into a phase.
+package verify
+
+import (
+	"context"
+	"time"
+
+	"github.com/ironflow/scaling"
+)
+
+// Emitter reports checks through Progress, each only when what it observed
+// changed: a watch re-evaluates on every event, most of which change
+// nothing a person wants to read.
+type Emitter struct {
+	progress  scaling.Progress
+	operation string
+	last      map[string]string
+}
+
+// NewEmitter returns an Emitter for one Verify of operation.
+func NewEmitter(p scaling.Progress, operation string) *Emitter {
+	return &Emitter{progress: p, operation: operation, last: map[string]string{}}
+}
+
+// Emit reports the checks whose observation changed since the last call.
+func (e *Emitter) Emit(checks []scaling.Check) {
+	for i := range checks {
+		ch := &checks[i]
+		if key := ch.Observed + "|" + ch.Detail; e.last[ch.Name] != key {
+			e.last[ch.Name] = key
+			e.progress.Emit(scaling.Event{Kind: scaling.CheckObserved, Operation: e.operation, Check: ch, Time: ch.ObservedAt})
+		}
+	}
+}
+
+// Passed reports whether every check passed (and there is at least one).
+func Passed(checks []scaling.Check) bool {
+	for _, ch := range checks {
+		if !ch.Passed {
+			return false
+		}
+	}
+	return len(checks) > 0
+}
+
+// Conclude sets a Verification's phase and times from how the watch ended:
+// nil is Succeeded; an override (non-empty overridden) is Overridden; ctx
+// ending is TimedOut with the timedOut reason; any other error is Failed
+// with the error as the reason.
+func Conclude(ctx context.Context, v *scaling.Verification, err error, overridden, timedOut string) *scaling.Verification {
+	v.Finished = time.Now()
+	v.Duration = v.Finished.Sub(v.Started)
+	switch {
+	case overridden != "":
+		v.Phase, v.Reason = scaling.Overridden, overridden
+	case err == nil:
+		v.Phase = scaling.Succeeded
+	case ctx.Err() != nil:
+		v.Phase, v.Reason = scaling.TimedOut, timedOut
+	default:
+		v.Phase, v.Reason = scaling.Failed, err.Error()
+	}
+	return v
+}

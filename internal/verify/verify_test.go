@@ -1,0 +1,48 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/ironflow/scaling"
+)
+
+func TestEmitterReportsOnlyChanges(t *testing.T) {
+	var got []string
+	e := NewEmitter(func(ev scaling.Event) { got = append(got, ev.Check.Name+"="+ev.Check.Observed) }, "op")
+	e.Emit([]scaling.Check{{Name: "a", Observed: "1"}, {Name: "b", Observed: "x"}})
+	e.Emit([]scaling.Check{{Name: "a", Observed: "1"}, {Name: "b", Observed: "y"}})
+	assert.Equal(t, []string{"a=1", "b=x", "b=y"}, got)
+}
+
+func TestPassed(t *testing.T) {
+	assert.False(t, Passed(nil), "no checks is no verdict")
+	assert.False(t, Passed([]scaling.Check{{Passed: true}, {Passed: false}}))
+	assert.True(t, Passed([]scaling.Check{{Passed: true}}))
+}
+
+func TestConclude(t *testing.T) {
+	ok := context.Background()
+	done, cancel := context.WithCancel(ok)
+	cancel()
+	for _, tc := range []struct {
+		ctx        context.Context
+		err        error
+		overridden string
+		want       scaling.Phase
+		reason     string
+	}{
+		{ok, nil, "", scaling.Succeeded, ""},
+		{ok, errors.New("quorum lost"), "", scaling.Failed, "quorum lost"},
+		{done, context.Canceled, "", scaling.TimedOut, "too slow"},
+		{ok, nil, "hpa", scaling.Overridden, "hpa"},
+	} {
+		v := Conclude(tc.ctx, &scaling.Verification{}, tc.err, tc.overridden, "too slow")
+		assert.Equal(t, tc.want, v.Phase)
+		assert.Equal(t, tc.reason, v.Reason)
+		assert.False(t, v.Finished.IsZero())
+	}
+}
