@@ -385,6 +385,9 @@ func decideExpand(req ExpandStorage, t target, vs *volumeState, size resource.Qu
 
 // applyExpandStorage runs the plan's steps in order.
 func (c *Client) applyExpandStorage(ctx context.Context, plan *scaling.Plan, spec *expandSpec) (*scaling.Applied, error) {
+	if err := refuseBlocked(plan, spec.Findings); err != nil {
+		return nil, err
+	}
 	t := spec.Target
 	size, err := resource.ParseQuantity(spec.Size)
 	if err != nil {

@@ -115,23 +115,9 @@ func (c *Client) Apply(ctx context.Context, plan *scaling.Plan) (*scaling.Applie
 	}
 	switch plan.Operation {
 	case OpScaleCluster:
-		var spec scaleClusterSpec
-		if err := planspec.Decode(plan, &spec); err != nil {
-			return nil, err
-		}
-		if blocked := plan.Blocking(); len(blocked) > 0 {
-			return nil, &scaling.GuardBlockedError{Operation: plan.Operation, Guards: blocked, Causes: spec.Findings.errors()}
-		}
-		return c.applyScaleCluster(ctx, plan, &spec)
+		return planspec.With(plan, func(spec *scaleClusterSpec) (*scaling.Applied, error) { return c.applyScaleCluster(ctx, plan, spec) })
 	case OpExpandStorage:
-		var spec expandSpec
-		if err := planspec.Decode(plan, &spec); err != nil {
-			return nil, err
-		}
-		if blocked := plan.Blocking(); len(blocked) > 0 {
-			return nil, &scaling.GuardBlockedError{Operation: plan.Operation, Guards: blocked, Causes: spec.Findings.errors()}
-		}
-		return c.applyExpandStorage(ctx, plan, &spec)
+		return planspec.With(plan, func(spec *expandSpec) (*scaling.Applied, error) { return c.applyExpandStorage(ctx, plan, spec) })
 	}
 	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a nats operation"}
 }
@@ -152,17 +138,20 @@ func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verif
 	}
 	switch plan.Operation {
 	case OpScaleCluster:
-		var spec scaleClusterSpec
-		if err := planspec.Decode(plan, &spec); err != nil {
-			return nil, err
-		}
-		return c.verifyScaleCluster(ctx, plan, &spec)
+		return planspec.With(plan, func(spec *scaleClusterSpec) (*scaling.Verification, error) {
+			return c.verifyScaleCluster(ctx, plan, spec)
+		})
 	case OpExpandStorage:
-		var spec expandSpec
-		if err := planspec.Decode(plan, &spec); err != nil {
-			return nil, err
-		}
-		return c.verifyExpandStorage(ctx, plan, &spec)
+		return planspec.With(plan, func(spec *expandSpec) (*scaling.Verification, error) { return c.verifyExpandStorage(ctx, plan, spec) })
 	}
 	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a nats operation"}
+}
+
+// refuseBlocked returns a *scaling.GuardBlockedError for a plan with a
+// blocking guard, its causes rebuilt from the plan's findings.
+func refuseBlocked(plan *scaling.Plan, f findings) error {
+	if blocked := plan.Blocking(); len(blocked) > 0 {
+		return &scaling.GuardBlockedError{Operation: plan.Operation, Guards: blocked, Causes: f.errors()}
+	}
+	return nil
 }

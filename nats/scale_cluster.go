@@ -424,6 +424,9 @@ func atLeast(version string, major, minor int) bool {
 // state first, so a plan interrupted halfway and planned again resumes where
 // it stopped.
 func (c *Client) applyScaleCluster(ctx context.Context, plan *scaling.Plan, spec *scaleClusterSpec) (*scaling.Applied, error) {
+	if err := refuseBlocked(plan, spec.Findings); err != nil {
+		return nil, err
+	}
 	t := spec.Target
 	st, err := c.readState(ctx, t)
 	if err != nil {

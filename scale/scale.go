@@ -78,29 +78,13 @@ func (c *Client) Apply(ctx context.Context, plan *scaling.Plan) (*scaling.Applie
 	}
 	switch plan.Operation {
 	case OpReplicas, OpDown:
-		var spec replicasSpec
-		if err := planspec.Decode(plan, &spec); err != nil {
-			return nil, err
-		}
-		return c.applyReplicas(ctx, plan, &spec)
+		return planspec.With(plan, func(spec *replicasSpec) (*scaling.Applied, error) { return c.applyReplicas(ctx, plan, spec) })
 	case OpAutoscale:
-		var spec autoscaleSpec
-		if err := planspec.Decode(plan, &spec); err != nil {
-			return nil, err
-		}
-		return c.applyAutoscale(ctx, plan, &spec)
+		return planspec.With(plan, func(spec *autoscaleSpec) (*scaling.Applied, error) { return c.applyAutoscale(ctx, plan, spec) })
 	case OpRolloutRestart:
-		var spec restartSpec
-		if err := planspec.Decode(plan, &spec); err != nil {
-			return nil, err
-		}
-		return c.applyRestart(ctx, plan, &spec)
+		return planspec.With(plan, func(spec *restartSpec) (*scaling.Applied, error) { return c.applyRestart(ctx, plan, spec) })
 	case OpTemplate:
-		var spec templateSpec
-		if err := planspec.Decode(plan, &spec); err != nil {
-			return nil, err
-		}
-		return c.applyTemplate(ctx, plan, &spec)
+		return planspec.With(plan, func(spec *templateSpec) (*scaling.Applied, error) { return c.applyTemplate(ctx, plan, spec) })
 	}
 	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a scale operation"}
 }
@@ -120,23 +104,11 @@ func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verif
 	}
 	switch plan.Operation {
 	case OpReplicas, OpDown:
-		var spec replicasSpec
-		if err := planspec.Decode(plan, &spec); err != nil {
-			return nil, err
-		}
-		return c.verifyReplicas(ctx, plan, &spec)
+		return planspec.With(plan, func(spec *replicasSpec) (*scaling.Verification, error) { return c.verifyReplicas(ctx, plan, spec) })
 	case OpAutoscale:
-		var spec autoscaleSpec
-		if err := planspec.Decode(plan, &spec); err != nil {
-			return nil, err
-		}
-		return c.verifyAutoscale(ctx, plan, &spec)
+		return planspec.With(plan, func(spec *autoscaleSpec) (*scaling.Verification, error) { return c.verifyAutoscale(ctx, plan, spec) })
 	case OpRolloutRestart:
-		var spec restartSpec
-		if err := planspec.Decode(plan, &spec); err != nil {
-			return nil, err
-		}
-		return c.verifyRestart(ctx, plan, &spec)
+		return planspec.With(plan, func(spec *restartSpec) (*scaling.Verification, error) { return c.verifyRestart(ctx, plan, spec) })
 	case OpTemplate:
 		var spec templateSpec
 		if err := planspec.Decode(plan, &spec); err != nil {

@@ -29,3 +29,14 @@ func Encode(spec any) (json.RawMessage, error) {
 	}
 	return b, nil
 }
+
+// With decodes the plan's Spec into a new S and calls fn with it: the body
+// of one case of an operation package's Apply or Verify.
+func With[S, R any](plan *scaling.Plan, fn func(*S) (R, error)) (R, error) {
+	var spec S
+	if err := Decode(plan, &spec); err != nil {
+		var zero R
+		return zero, err
+	}
+	return fn(&spec)
+}

@@ -21,3 +21,15 @@ func TestRoundTripAndRefusals(t *testing.T) {
 	_, err = Encode(func() {})
 	assert.Error(t, err)
 }
+
+func TestWithDecodesOrRefuses(t *testing.T) {
+	raw, err := Encode(map[string]int{"replicas": 5})
+	require.NoError(t, err)
+	got, err := With(&scaling.Plan{Version: scaling.PlanVersion, Spec: raw}, func(s *map[string]int) (int, error) { return (*s)["replicas"], nil })
+	require.NoError(t, err)
+	assert.Equal(t, 5, got)
+	called := false
+	_, err = With(&scaling.Plan{Version: 0, Spec: raw}, func(*map[string]int) (int, error) { called = true; return 0, nil })
+	assert.ErrorIs(t, err, scaling.ErrInvalidPlan)
+	assert.False(t, called, "fn never sees an undecodable spec")
+}
