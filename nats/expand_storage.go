@@ -561,28 +561,18 @@ func (c *Client) verifyExpandStorage(ctx context.Context, plan *scaling.Plan, sp
 	if err != nil {
 		return nil, &scaling.InvalidPlanError{Reason: "size " + spec.Size + ": " + err.Error()}
 	}
-	watchCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	pvcs := c.kube.CoreV1().PersistentVolumeClaims(t.Namespace)
-	stsClient := c.kube.AppsV1().StatefulSets(t.Namespace)
-	stores, kubeChanged, err := await.Watch(watchCtx, []await.Source{
-		await.Typed(c.kube, "claims", &corev1.PersistentVolumeClaim{}, pvcs.List, pvcs.Watch, metav1.ListOptions{}),
-		await.Typed(c.kube, "statefulset", &appsv1.StatefulSet{}, stsClient.List, stsClient.Watch, await.ByName(t.StatefulSet)),
-	})
-	if err != nil {
-		return nil, err
-	}
-	natsChanged, stop, err := c.events()
+	stores, changed, stop, err := c.watchCluster(ctx, t, await.Typed(c.kube, "claims", &corev1.PersistentVolumeClaim{}, pvcs.List, pvcs.Watch, metav1.ListOptions{}))
 	if err != nil {
 		return nil, err
 	}
 	defer stop()
 	emitter := verify.NewEmitter(c.opts.Progress, plan.Operation)
-	err = await.Signalled(ctx, await.Merge(watchCtx, kubeChanged, natsChanged), func() (bool, error) {
+	err = await.Signalled(ctx, changed, func() (bool, error) {
 		now := time.Now()
 		var checks []scaling.Check
 		claims := map[string]*corev1.PersistentVolumeClaim{}
-		for _, p := range await.List[*corev1.PersistentVolumeClaim](stores[0]) {
+		for _, p := range await.List[*corev1.PersistentVolumeClaim](stores[1]) {
 			claims[p.Name] = p
 		}
 		for _, name := range spec.Claims {
@@ -594,16 +584,10 @@ func (c *Client) verifyExpandStorage(ctx context.Context, plan *scaling.Plan, sp
 			checks = append(checks, ch)
 		}
 		tmpl := scaling.Check{Name: "statefulset-template", Expected: size.String(), Observed: "no StatefulSet", ObservedAt: now}
-		stsReady := "StatefulSet not found"
-		for _, o := range await.List[*appsv1.StatefulSet](stores[1]) {
-			if len(o.Spec.VolumeClaimTemplates) > 0 {
-				q := o.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests[corev1.ResourceStorage]
-				tmpl.Observed, tmpl.Passed = q.String(), q.Cmp(size) == 0
-			}
-			stsReady = fmt.Sprintf("%d replicas, %d ready", deref(o.Spec.Replicas), o.Status.ReadyReplicas)
-			if o.Status.UpdatedReplicas < deref(o.Spec.Replicas) {
-				stsReady += fmt.Sprintf(", %d updated", o.Status.UpdatedReplicas)
-			}
+		stsReady, o := statefulSetState(stores[0])
+		if o != nil && len(o.Spec.VolumeClaimTemplates) > 0 {
+			q := o.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests[corev1.ResourceStorage]
+			tmpl.Observed, tmpl.Passed = q.String(), q.Cmp(size) == 0
 		}
 		checks = append(checks, tmpl)
 		if r, err := Inspect(ctx, c.sys, inspectWindow); err == nil {

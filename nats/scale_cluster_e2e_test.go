@@ -2,6 +2,7 @@ package nats_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -57,6 +58,11 @@ func TestScaleClusterUpThreeToFive(t *testing.T) {
 	}, stepsOf(plan))
 	assert.Contains(t, plan.Diff, "replicas: 5")
 
+	// Shown, approved, applied later: the plan survives JSON.
+	data, err := json.Marshal(plan)
+	require.NoError(t, err)
+	plan, err = scaling.Decode(data)
+	require.NoError(t, err)
 	v := e.applyAndVerify(t, ctx, plan)
 	size, _ := v.Check("meta-size")
 	assert.Equal(t, "5", size.Observed)

@@ -8,7 +8,8 @@ import (
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/await"
@@ -32,12 +33,12 @@ func (e *QuorumLostError) Error() string {
 // the StatefulSet runs the target.
 func (c *Client) verifyScaleCluster(ctx context.Context, plan *scaling.Plan, spec *scaleClusterSpec) (*scaling.Verification, error) {
 	v := &scaling.Verification{Operation: plan.Operation, Target: plan.Target, Started: time.Now()}
-	changed, stop, err := c.events()
+	n, t := spec.Request.Replicas, spec.Target
+	stores, changed, stop, err := c.watchCluster(ctx, t)
 	if err != nil {
 		return nil, err
 	}
 	defer stop()
-	n, t := spec.Request.Replicas, spec.Target
 	clustered := !spec.Request.DisableClustering
 	emitter := verify.NewEmitter(c.opts.Progress, plan.Operation)
 	answered := false
@@ -53,11 +54,8 @@ func (c *Client) verifyScaleCluster(ctx context.Context, plan *scaling.Plan, spe
 			v.Checks = []scaling.Check{{Name: "reading", Expected: "servers answer", Observed: err.Error(), ObservedAt: time.Now()}}
 			return false, nil
 		}
-		stsReady := "StatefulSet not found"
-		if sts, err := c.kube.AppsV1().StatefulSets(t.Namespace).Get(ctx, t.StatefulSet, metav1.GetOptions{}); err == nil {
-			stsReady = fmt.Sprintf("%d replicas, %d ready", deref(sts.Spec.Replicas), sts.Status.ReadyReplicas)
-		}
 		answered = true
+		stsReady, _ := statefulSetState(stores[0])
 		v.Checks = clusterChecks(r, n, clustered, stsReady)
 		emitter.Emit(v.Checks)
 		quorum := r.Meta.QuorumNeeded
@@ -151,4 +149,38 @@ func leaderlessDetail(leaderless, behind []string) string {
 		return ""
 	}
 	return "no leader: " + orDash(strings.Join(leaderless, ",")) + "; behind: " + orDash(strings.Join(behind, ","))
+}
+
+// watchCluster watches the StatefulSet (stores[0]), the extra sources
+// (stores[1:]) and the cluster's NATS events; changed delivers on any of
+// them. stop ends the watches.
+func (c *Client) watchCluster(ctx context.Context, t target, extra ...await.Source) (await.Stores, <-chan struct{}, func(), error) {
+	wctx, cancel := context.WithCancel(ctx)
+	stsClient := c.kube.AppsV1().StatefulSets(t.Namespace)
+	sources := append([]await.Source{await.Typed(c.kube, "statefulset", &appsv1.StatefulSet{}, stsClient.List, stsClient.Watch, await.ByName(t.StatefulSet))}, extra...)
+	stores, kube, err := await.Watch(wctx, sources)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, err
+	}
+	natsChanged, stopNATS, err := c.events()
+	if err != nil {
+		cancel()
+		return nil, nil, nil, err
+	}
+	return stores, await.Merge(wctx, kube, natsChanged), func() { stopNATS(); cancel() }, nil
+}
+
+// statefulSetState summarises the watched StatefulSet for the statefulset
+// check: "N replicas, M ready", with the pods not yet updated when a
+// rollout is under way.
+func statefulSetState(s cache.Store) (string, *appsv1.StatefulSet) {
+	for _, o := range await.List[*appsv1.StatefulSet](s) {
+		summary := fmt.Sprintf("%d replicas, %d ready", deref(o.Spec.Replicas), o.Status.ReadyReplicas)
+		if o.Status.UpdatedReplicas < deref(o.Spec.Replicas) {
+			summary += fmt.Sprintf(", %d updated", o.Status.UpdatedReplicas)
+		}
+		return summary, o
+	}
+	return "StatefulSet not found", nil
 }
