@@ -316,8 +316,15 @@ func decideExpand(req ExpandStorage, t target, vs *volumeState, size resource.Qu
 	guard(GuardShrink, scaling.Pass, fmt.Sprintf("%s -> %s grows the volumes", vs.current.String(), size.String()), "")
 
 	templateChanges := vs.current.Cmp(size) != 0
+	// The values the templates see: a release that never set the size
+	// runs the chart's default, which asking for that size must not
+	// rewrite (an upgrade for nothing).
+	vals := vs.release.Computed
+	if vals == nil {
+		vals = vs.release.Values
+	}
 	valueChanges := true
-	if v, ok := values.Get(vs.release.Values, t.value(storageValue)); ok {
+	if v, ok := values.Get(vals, t.value(storageValue)); ok {
 		if q, err := resource.ParseQuantity(fmt.Sprint(v)); err == nil && q.Cmp(size) == 0 {
 			valueChanges = false
 		}

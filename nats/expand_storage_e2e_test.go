@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ironflow/scaling"
@@ -150,4 +151,53 @@ func TestExpandStorageOnAFixedClassResyncsEachServerFromItsPeers(t *testing.T) {
 	for _, s := range r.Servers {
 		assert.NotZero(t, s.StorageUsed, "%s holds data again", s.Name)
 	}
+}
+
+// TestExpandStorageRefusesAStalePlanAndKeepsTheDefaultSize: the chart's
+// default size asked again is a no-op; a claim changed after planning makes
+// the plan stale, refused with zero writes.
+func TestExpandStorageRefusesAStalePlanAndKeepsTheDefaultSize(t *testing.T) {
+	e := newRealNATS(t, 3, nats.Options{})
+	ctx := ctxFor(t, 2*time.Minute)
+
+	same, err := e.client.PlanExpandStorage(ctx, nats.ExpandStorage{Namespace: e.ns, Release: release, Size: "10Gi"})
+	require.NoError(t, err)
+	assert.True(t, same.NoOp, "the release runs the chart's 10Gi: %s", same)
+	assert.Empty(t, same.Steps)
+	applied, err := e.client.Apply(ctx, same)
+	require.NoError(t, err)
+	assert.False(t, applied.Changed)
+	assert.Empty(t, e.rec.Mutating(), "a no-op plan writes nothing")
+
+	plan, err := e.client.PlanExpandStorage(ctx, nats.ExpandStorage{Namespace: e.ns, Release: release, Size: "20Gi"})
+	require.NoError(t, err)
+	require.Empty(t, plan.Blocking(), "%s", plan)
+	// Someone grows one claim by hand between approval and apply.
+	grown := natsSTS + "-js-" + natsSTS + "-1"
+	pvcs := testenv.Shared().Client.CoreV1().PersistentVolumeClaims(e.ns)
+	c, err := pvcs.Get(ctx, grown, metav1.GetOptions{})
+	require.NoError(t, err)
+	c.Spec.Resources.Requests[corev1.ResourceStorage] = resource.MustParse("15Gi")
+	_, err = pvcs.Update(ctx, c, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	e.rec.Reset()
+
+	_, err = e.client.Apply(ctx, plan)
+	var stale *scaling.StalePlanError
+	require.ErrorAs(t, err, &stale)
+	assert.ErrorIs(t, err, scaling.ErrStalePlan)
+	require.Len(t, stale.Drift, 1)
+	assert.Contains(t, stale.Drift[0].Key, grown)
+	assert.Contains(t, stale.Drift[0].Planned, "10Gi")
+	assert.Contains(t, stale.Drift[0].Live, "15Gi")
+	assert.Empty(t, e.rec.Mutating(), "a stale plan writes nothing")
+	for name, c := range e.claims(t, 3) {
+		want := "10Gi"
+		if name == grown {
+			want = "15Gi"
+		}
+		assert.Equal(t, want, c.Spec.Resources.Requests.Storage().String(), name)
+	}
+	_, err = testenv.Shared().Client.AppsV1().StatefulSets(e.ns).Get(ctx, natsSTS, metav1.GetOptions{})
+	assert.NoError(t, err, "the StatefulSet was not orphaned")
 }

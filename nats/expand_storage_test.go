@@ -71,6 +71,25 @@ func TestDefaultStorageClass(t *testing.T) {
 	assert.ErrorIs(t, err, scaling.ErrNotFound)
 }
 
+// TestDecideExpandAtTheChartDefaultIsANoOp: a release that never set the
+// size runs the chart's default; asking for that size changes nothing, so
+// the plan must not upgrade the release just to write the default down.
+func TestDecideExpandAtTheChartDefaultIsANoOp(t *testing.T) {
+	vs := volumes(true, "10Gi", "10Gi", "10Gi", "10Gi")
+	vs.release.Computed, vs.release.Values = vs.release.Values, map[string]any{"nats": map[string]any{"enabled": true}}
+	d := expandFor(ExpandStorage{Size: "10Gi"}, vs)
+	assert.Empty(t, d.steps)
+	assert.Empty(t, d.findings.errors())
+
+	// Growing from the default still writes the value.
+	d = expandFor(ExpandStorage{Size: "20Gi"}, vs)
+	require.NotEmpty(t, d.steps)
+	last := d.steps[len(d.steps)-1]
+	assert.Equal(t, ActionSetReplicas, last.Action)
+	assert.Equal(t, "nats."+storageValue, last.Field)
+	assert.Equal(t, "20Gi", last.After)
+}
+
 // TestDecideExpandOnlyTheValueDiffers: volumes and template grown by hand,
 // the release still saying the old size: only the value is written (no
 // claim resized, the StatefulSet kept), so the next upgrade cannot fail on
