@@ -316,8 +316,15 @@ func decideExpand(req ExpandStorage, t target, vs *volumeState, size resource.Qu
 	guard(GuardShrink, scaling.Pass, fmt.Sprintf("%s -> %s grows the volumes", vs.current.String(), size.String()), "")
 
 	templateChanges := vs.current.Cmp(size) != 0
+	// The values the templates see: a release that never set the size
+	// runs the chart's default, which asking for that size must not
+	// rewrite (an upgrade for nothing).
+	vals := vs.release.Computed
+	if vals == nil {
+		vals = vs.release.Values
+	}
 	valueChanges := true
-	if v, ok := values.Get(vs.release.Values, t.value(storageValue)); ok {
+	if v, ok := values.Get(vals, t.value(storageValue)); ok {
 		if q, err := resource.ParseQuantity(fmt.Sprint(v)); err == nil && q.Cmp(size) == 0 {
 			valueChanges = false
 		}
@@ -567,6 +574,7 @@ func (c *Client) verifyExpandStorage(ctx context.Context, plan *scaling.Plan, sp
 		return nil, err
 	}
 	defer stop()
+	var value scaling.Check // the release's size, read until it holds
 	emitter := verify.NewEmitter(c.opts.Progress, plan.Operation)
 	err = await.Signalled(ctx, changed, func() (bool, error) {
 		now := time.Now()
@@ -595,9 +603,42 @@ func (c *Client) verifyExpandStorage(ctx context.Context, plan *scaling.Plan, sp
 		} else {
 			checks = append(checks, scaling.Check{Name: "reading", Expected: "servers answer", Observed: err.Error(), ObservedAt: now})
 		}
+		if !value.Passed {
+			value = c.releaseSizeCheck(ctx, t, size)
+		}
+		checks = append(checks, value)
 		v.Checks = checks
 		emitter.Emit(v.Checks)
 		return verify.Passed(checks), nil
 	})
 	return verify.Conclude(ctx, v, err, "", "the volumes or the cluster did not settle before the deadline"), nil
+}
+
+// releaseSizeCheck compares the size the release's templates see with the
+// planned one: without it the next upgrade would render the old template
+// and fail on the immutable volumeClaimTemplates. A read error is a failed
+// check with the error as the observation, so Verify keeps watching.
+func (c *Client) releaseSizeCheck(ctx context.Context, t target, size resource.Quantity) scaling.Check {
+	ch := scaling.Check{Name: "release-value", Expected: t.value(storageValue) + "=" + size.String(), ObservedAt: time.Now()}
+	rel, err := helmplan.Last(ctx, c.releases, t.Namespace, t.Release)
+	if err != nil {
+		ch.Observed = err.Error()
+		return ch
+	}
+	vals := rel.Computed
+	if vals == nil {
+		vals = rel.Values
+	}
+	v, ok := values.Get(vals, t.value(storageValue))
+	if !ok {
+		ch.Observed = "unset"
+		return ch
+	}
+	q, err := resource.ParseQuantity(fmt.Sprint(v))
+	if err != nil {
+		ch.Observed = fmt.Sprint(v)
+		return ch
+	}
+	ch.Observed, ch.Passed = t.value(storageValue)+"="+q.String(), q.Cmp(size) == 0
+	return ch
 }

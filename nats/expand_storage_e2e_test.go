@@ -1,6 +1,8 @@
 package nats_test
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -8,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ironflow/scaling"
@@ -28,8 +31,30 @@ func (e *realNATS) claims(t *testing.T, n int) map[string]*corev1.PersistentVolu
 	return out
 }
 
+// podUIDs returns the UIDs of the servers' pods by name.
+func (e *realNATS) podUIDs(t *testing.T) map[string]string {
+	t.Helper()
+	list, err := testenv.Shared().Client.CoreV1().Pods(e.ns).List(t.Context(), metav1.ListOptions{})
+	require.NoError(t, err)
+	out := map[string]string{}
+	for _, p := range list.Items {
+		if strings.HasPrefix(p.Name, natsSTS+"-") {
+			out[p.Name] = string(p.UID)
+		}
+	}
+	return out
+}
+
 func TestExpandStorageGrowsExpandableVolumesInPlace(t *testing.T) {
-	e := newRealNATS(t, 3, nats.Options{})
+	// The pods right after the orphan step: Progress runs synchronously
+	// in Apply, between that step and the upgrade.
+	var e *realNATS
+	var orphaned map[string]string
+	e = newRealNATS(t, 3, nats.Options{Progress: func(ev scaling.Event) {
+		if ev.Kind == scaling.StepFinished && ev.Err == nil && ev.Step.Action == nats.ActionOrphanStatefulSet {
+			orphaned = e.podUIDs(t)
+		}
+	}})
 	ctx := ctxFor(t, 3*time.Minute)
 	stream(t, e.servers, "ORDERS", 3, 25)
 	before := e.claims(t, 3)
@@ -51,7 +76,18 @@ func TestExpandStorageGrowsExpandableVolumesInPlace(t *testing.T) {
 	}, stepsOf(plan))
 	assert.Contains(t, plan.Diff, "size: 20Gi")
 
-	e.applyAndVerify(t, ctx, plan)
+	pods := e.podUIDs(t)
+	v := e.applyAndVerify(t, ctx, plan)
+	value, ok := v.Check("release-value")
+	require.True(t, ok)
+	assert.True(t, value.Passed, "%+v", value)
+	require.Len(t, pods, 3)
+	assert.Equal(t, pods, orphaned, "deleting the StatefulSet (orphan) left every pod running")
+	for name, uid := range e.podUIDs(t) {
+		// The new size changes max_file_store, so the recreated
+		// StatefulSet rolls the pods it adopted (its config checksum).
+		assert.NotEqual(t, pods[name], uid, "%s was rolled by the recreated StatefulSet", name)
+	}
 	after := e.claims(t, 3)
 	for name, c := range after {
 		assert.Equal(t, before[name].UID, c.UID, "%s is the same claim, grown in place", name)
@@ -150,4 +186,67 @@ func TestExpandStorageOnAFixedClassResyncsEachServerFromItsPeers(t *testing.T) {
 	for _, s := range r.Servers {
 		assert.NotZero(t, s.StorageUsed, "%s holds data again", s.Name)
 	}
+}
+
+// TestExpandStorageRefusesAStalePlanAndKeepsTheDefaultSize: the chart's
+// default size asked again is a no-op; a claim changed after planning makes
+// the plan stale, refused with zero writes.
+func TestExpandStorageRefusesAStalePlanAndKeepsTheDefaultSize(t *testing.T) {
+	e := newRealNATS(t, 3, nats.Options{})
+	ctx := ctxFor(t, 2*time.Minute)
+
+	same, err := e.client.PlanExpandStorage(ctx, nats.ExpandStorage{Namespace: e.ns, Release: release, Size: "10Gi"})
+	require.NoError(t, err)
+	assert.True(t, same.NoOp, "the release runs the chart's 10Gi: %s", same)
+	assert.Empty(t, same.Steps)
+	applied, err := e.client.Apply(ctx, same)
+	require.NoError(t, err)
+	assert.False(t, applied.Changed)
+	assert.Empty(t, e.rec.Mutating(), "a no-op plan writes nothing")
+
+	plan, err := e.client.PlanExpandStorage(ctx, nats.ExpandStorage{Namespace: e.ns, Release: release, Size: "20Gi"})
+	require.NoError(t, err)
+	require.Empty(t, plan.Blocking(), "%s", plan)
+	// Someone grows one claim by hand between approval and apply.
+	grown := natsSTS + "-js-" + natsSTS + "-1"
+	pvcs := testenv.Shared().Client.CoreV1().PersistentVolumeClaims(e.ns)
+	c, err := pvcs.Get(ctx, grown, metav1.GetOptions{})
+	require.NoError(t, err)
+	c.Spec.Resources.Requests[corev1.ResourceStorage] = resource.MustParse("15Gi")
+	_, err = pvcs.Update(ctx, c, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	e.rec.Reset()
+
+	_, err = e.client.Apply(ctx, plan)
+	var stale *scaling.StalePlanError
+	require.ErrorAs(t, err, &stale)
+	assert.ErrorIs(t, err, scaling.ErrStalePlan)
+	require.Len(t, stale.Drift, 1)
+	assert.Contains(t, stale.Drift[0].Key, grown)
+	assert.Contains(t, stale.Drift[0].Planned, "10Gi")
+	assert.Contains(t, stale.Drift[0].Live, "15Gi")
+	assert.Empty(t, e.rec.Mutating(), "a stale plan writes nothing")
+	for name, c := range e.claims(t, 3) {
+		want := "10Gi"
+		if name == grown {
+			want = "15Gi"
+		}
+		assert.Equal(t, want, c.Spec.Resources.Requests.Storage().String(), name)
+	}
+	_, err = testenv.Shared().Client.AppsV1().StatefulSets(e.ns).Get(ctx, natsSTS, metav1.GetOptions{})
+	assert.NoError(t, err, "the StatefulSet was not orphaned")
+
+	// The refused plan never took effect, and Verify says so: it cannot
+	// succeed, so it ends at its deadline with the release still at 10Gi.
+	vctx, cancel := context.WithTimeout(ctx, 3*time.Second) // one evaluation takes under 1 s
+	defer cancel()
+	v, err := e.client.Verify(vctx, plan)
+	require.NoError(t, err)
+	assert.Equal(t, scaling.TimedOut, v.Phase)
+	value, ok := v.Check("release-value")
+	require.True(t, ok)
+	assert.False(t, value.Passed)
+	assert.Equal(t, "nats."+"config.jetstream.fileStore.pvc.size=10Gi", value.Observed)
+	tmpl, _ := v.Check("statefulset-template")
+	assert.Equal(t, "10Gi", tmpl.Observed)
 }
