@@ -40,6 +40,7 @@ const (
 	GuardShrink    = "storage-shrink"
 	GuardExpansion = "volume-expansion"
 	GuardResync    = "resync-replicas"
+	GuardOrphaned  = "orphaned-pods"
 )
 
 // ExpandStorage grows the JetStream volumes of a NATS StatefulSet deployed
@@ -166,7 +167,7 @@ type volumeState struct {
 }
 
 func (c *Client) readVolumes(ctx context.Context, t target) (*volumeState, error) {
-	st, err := c.readState(ctx, t)
+	st, err := c.readState(ctx, t, true)
 	if err != nil {
 		return nil, err
 	}
@@ -329,8 +330,12 @@ func decideExpand(req ExpandStorage, t target, vs *volumeState, size resource.Qu
 			valueChanges = false
 		}
 	}
-	if len(grow) == 0 && !templateChanges && !valueChanges {
+	if len(grow) == 0 && !templateChanges && !valueChanges && !vs.orphaned {
 		return d // every volume has the size already
+	}
+	if vs.orphaned {
+		guard(GuardOrphaned, scaling.Warn, fmt.Sprintf("StatefulSet %s is missing and its pods run orphaned, as an ExpandStorage leaves them between its orphan delete and the upgrade", t.StatefulSet),
+			"this plan's release upgrade recreates it from the release and it adopts the pods")
 	}
 
 	if vs.expandable {
@@ -369,7 +374,7 @@ func decideExpand(req ExpandStorage, t target, vs *volumeState, size resource.Qu
 				Before: q.String(), After: size.String(), Note: "wait until the volume has grown"})
 		}
 	}
-	if templateChanges {
+	if templateChanges && !vs.orphaned {
 		d.steps = append(d.steps, scaling.Step{Action: ActionOrphanStatefulSet, Object: t.stsRef(),
 			Note: "delete the object only (propagationPolicy Orphan): the pods keep running; volumeClaimTemplates cannot change in place"})
 	}
@@ -402,13 +407,7 @@ func (c *Client) applyExpandStorage(ctx context.Context, plan *scaling.Plan, spe
 	}
 	vs, err := c.readVolumes(ctx, t)
 	if err != nil {
-		var nf *scaling.NotFoundError
-		if !errors.As(err, &nf) || nf.Object.Kind != "StatefulSet" {
-			return nil, err
-		}
-		// An interrupted apply may have orphaned the StatefulSet: the
-		// remaining steps recreate it.
-		return nil, &scaling.StalePlanError{Operation: plan.Operation, Drift: []scaling.Drift{{Key: t.stsRef().String(), Planned: "exists", Live: "missing"}}}
+		return nil, err
 	}
 	live := vs.fingerprint(t)
 	res := &scaling.Applied{Operation: plan.Operation, Target: plan.Target, Started: time.Now(), Fingerprint: live}
@@ -426,7 +425,13 @@ func (c *Client) applyExpandStorage(ctx context.Context, plan *scaling.Plan, spe
 		case ActionOrphanStatefulSet:
 			return c.orphanStatefulSet(ctx, t)
 		case ActionSetReplicas:
-			return c.setRelease(ctx, t, []helmplan.Set{{Path: step.Field, Value: size.String()}}, spec.Replicas)
+			// Upgrade even with unchanged values when the StatefulSet is
+			// missing: the upgrade is what recreates it.
+			_, err := c.kube.AppsV1().StatefulSets(t.Namespace).Get(ctx, t.StatefulSet, metav1.GetOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				return false, err
+			}
+			return c.setRelease(ctx, t, []helmplan.Set{{Path: step.Field, Value: size.String()}}, spec.Replicas, apierrors.IsNotFound(err))
 		case ActionReplaceVolume:
 			return c.replaceVolume(ctx, t, step.Object.Name, size, changed)
 		}

@@ -250,3 +250,35 @@ func TestExpandStorageRefusesAStalePlanAndKeepsTheDefaultSize(t *testing.T) {
 	tmpl, _ := v.Check("statefulset-template")
 	assert.Equal(t, "10Gi", tmpl.Observed)
 }
+
+// An ExpandStorage stopped between its orphan delete and the upgrade leaves
+// running pods without a StatefulSet. Planning again must not fail on the
+// missing object: the release's manifest stands in for it, a guard says what
+// happened, and the plan's upgrade recreates it.
+func TestExpandStorageResumesWhenTheStatefulSetWasOrphaned(t *testing.T) {
+	e := newRealNATS(t, 3, nats.Options{})
+	ctx := ctxFor(t, 2*time.Minute)
+	stsClient := testenv.Shared().Client.AppsV1().StatefulSets(e.ns)
+	orphan := metav1.DeletePropagationOrphan
+	require.NoError(t, stsClient.Delete(ctx, natsSTS, metav1.DeleteOptions{PropagationPolicy: &orphan}))
+	require.Eventually(t, func() bool {
+		_, err := stsClient.Get(ctx, natsSTS, metav1.GetOptions{})
+		return err != nil
+	}, 30*time.Second, 50*time.Millisecond)
+
+	plan, err := e.client.PlanExpandStorage(ctx, nats.ExpandStorage{Namespace: e.ns, Release: release, Size: "20Gi"})
+	require.NoError(t, err)
+	require.Empty(t, plan.Blocking(), "%s", plan)
+	g, ok := guard(plan, nats.GuardOrphaned)
+	require.True(t, ok, "%s", plan)
+	assert.Equal(t, scaling.Warn, g.Outcome)
+	claim := func(i string) string { return natsSTS + "-js-" + natsSTS + "-" + i }
+	assert.Equal(t, []string{
+		nats.ActionResizeClaim + " " + claim("0"), nats.ActionResizeClaim + " " + claim("1"), nats.ActionResizeClaim + " " + claim("2"),
+		nats.ActionSetReplicas + " " + release,
+	}, stepsOf(plan), "no orphan step: the object is gone already")
+	e.applyAndVerify(t, ctx, plan)
+	sts, err := stsClient.Get(ctx, natsSTS, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "20Gi", sts.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests.Storage().String())
+}

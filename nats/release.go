@@ -12,8 +12,9 @@ import (
 
 // setRelease applies sets on top of the release's newest user values
 // (--reuse-values --set) and waits until the StatefulSet runs exactly n
-// up-to-date pods. It reports whether it upgraded the release.
-func (c *Client) setRelease(ctx context.Context, t target, sets []helmplan.Set, n int) (bool, error) {
+// pods. Unchanged values are not upgraded unless force. It reports whether
+// it upgraded the release.
+func (c *Client) setRelease(ctx context.Context, t target, sets []helmplan.Set, n int, force bool) (bool, error) {
 	rel, err := helmplan.Last(ctx, c.releases, t.Namespace, t.Release)
 	if err != nil {
 		return false, err
@@ -29,7 +30,7 @@ func (c *Client) setRelease(ctx context.Context, t target, sets []helmplan.Set, 
 		return false, err
 	}
 	did := false
-	if rel.Status != "deployed" || !same {
+	if rel.Status != "deployed" || !same || force {
 		if _, err := c.releases.Upgrade(ctx, t.Namespace, t.Release, rel.Revision, vals); err != nil {
 			return false, err
 		}

@@ -148,7 +148,7 @@ func (c *Client) PlanScaleCluster(ctx context.Context, req ScaleCluster) (*scali
 		return nil, err
 	}
 	t := req.target()
-	st, err := c.readState(ctx, t)
+	st, err := c.readState(ctx, t, false)
 	if err != nil {
 		return nil, err
 	}
@@ -428,7 +428,7 @@ func (c *Client) applyScaleCluster(ctx context.Context, plan *scaling.Plan, spec
 		return nil, err
 	}
 	t := spec.Target
-	st, err := c.readState(ctx, t)
+	st, err := c.readState(ctx, t, false)
 	if err != nil {
 		return nil, err
 	}
@@ -512,9 +512,9 @@ func (c *Client) runStep(ctx context.Context, t target, step scaling.Step, chang
 			return allLed(r)
 		})
 	case ActionSetReplicas:
-		return c.setRelease(ctx, t, []helmplan.Set{{Path: step.Field, Value: n}}, n)
+		return c.setRelease(ctx, t, []helmplan.Set{{Path: step.Field, Value: n}}, n, false)
 	case ActionDisableClustering:
-		did, err := c.setRelease(ctx, t, []helmplan.Set{{Path: t.path("enabled"), Value: false}, {Path: t.path("replicas"), Value: 1}}, 1)
+		did, err := c.setRelease(ctx, t, []helmplan.Set{{Path: t.path("enabled"), Value: false}, {Path: t.path("replicas"), Value: 1}}, 1, false)
 		if err != nil {
 			return did, err
 		}

@@ -11,9 +11,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmplan"
+	"github.com/ironflow/scaling/internal/manifest"
 	"github.com/ironflow/scaling/internal/values"
 )
 
@@ -30,11 +32,17 @@ type liveState struct {
 	clustering bool
 	configured int
 	sts        *appsv1.StatefulSet
-	report     *Report
+	// orphaned: the StatefulSet object is missing and sts is the one the
+	// release's manifest renders (an ExpandStorage stopped between its
+	// orphan delete and the upgrade that recreates it).
+	orphaned bool
+	report   *Report
 }
 
-// readState reads the release, the StatefulSet and the cluster.
-func (c *Client) readState(ctx context.Context, t target) (*liveState, error) {
+// readState reads the release, the StatefulSet and the cluster. A missing
+// StatefulSet is a *scaling.NotFoundError unless orphanedOK, when the
+// release's manifest stands in for it.
+func (c *Client) readState(ctx context.Context, t target, orphanedOK bool) (*liveState, error) {
 	rel, err := helmplan.Last(ctx, c.releases, t.Namespace, t.Release)
 	if err != nil {
 		return nil, err
@@ -50,10 +58,15 @@ func (c *Client) readState(ctx context.Context, t target) (*liveState, error) {
 		st.configured = int(n)
 	}
 	st.sts, err = c.kube.AppsV1().StatefulSets(t.Namespace).Get(ctx, t.StatefulSet, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
+	switch {
+	case apierrors.IsNotFound(err) && orphanedOK:
+		if st.sts, err = renderedStatefulSet(rel, t); err != nil {
+			return nil, err
+		}
+		st.orphaned = true
+	case apierrors.IsNotFound(err):
 		return nil, &scaling.NotFoundError{Object: t.stsRef(), Detail: "the NATS servers' StatefulSet (set StatefulSet when the chart names it differently)"}
-	}
-	if err != nil {
+	case err != nil:
 		return nil, err
 	}
 	st.report, err = Inspect(ctx, c.sys, inspectWindow)
@@ -126,7 +139,7 @@ func (st *liveState) fingerprint(t target, over, onlyLeaving []StreamRef) scalin
 	slices.Sort(peers)
 	return scaling.Fingerprint{
 		helmplan.FingerprintKey(t.Namespace, t.Release): helmplan.Revision(st.release.Revision),
-		t.stsRef().String() + " generation":             strconv.FormatInt(st.sts.Generation, 10),
+		t.stsRef().String() + " generation":             stsGeneration(st),
 		fpMetaPeers:                                     strings.Join(peers, ","),
 		fpOverTarget:                                    names(over),
 		fpOnlyLeaving:                                   names(onlyLeaving),
@@ -140,4 +153,29 @@ func names(ss []StreamRef) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, ",")
+}
+
+// renderedStatefulSet is the StatefulSet of the release's deployed manifest.
+func renderedStatefulSet(rel *scaling.Release, t target) (*appsv1.StatefulSet, error) {
+	objs, err := manifest.Parse(rel.Manifest, t.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range objs {
+		if o.Obj.GetKind() == "StatefulSet" && o.Obj.GetName() == t.StatefulSet {
+			sts := &appsv1.StatefulSet{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Obj.Object, sts); err != nil {
+				return nil, fmt.Errorf("nats: the StatefulSet in release %s/%s: %w", t.Namespace, t.Release, err)
+			}
+			return sts, nil
+		}
+	}
+	return nil, &scaling.NotFoundError{Object: t.stsRef(), Detail: "neither in the cluster nor in the release's manifest"}
+}
+
+func stsGeneration(st *liveState) string {
+	if st.orphaned {
+		return "missing"
+	}
+	return strconv.FormatInt(st.sts.Generation, 10)
 }
