@@ -536,30 +536,19 @@ func (c *Client) replaceVolume(ctx context.Context, t target, claim string, size
 	// the messages are in, so wait until it holds, for each of its streams,
 	// what the leader held when it came back. Replacing the next volume any
 	// earlier would lose whatever only the unfinished copies lacked.
-	targets := map[string]uint64{}
 	err = c.waitReport(ctx, changed, server+" back in the meta group", func(r *Report) bool {
 		p, member := metaPeer(r, server)
 		answered := slices.ContainsFunc(r.Servers, func(s ServerUsage) bool { return s.Name == server })
-		if !member || !answered || !p.Current || p.Offline || !metaSettled(r, r.Meta.Size) {
-			return false
-		}
-		for _, s := range r.Streams {
-			if slices.Contains(s.Peers, server) {
-				targets[s.Account+"/"+s.Name] = s.LastSeq[s.Leader]
-			}
-		}
-		return true
+		return member && answered && p.Current && !p.Offline && metaSettled(r, r.Meta.Size)
 	})
 	if err != nil {
 		return did, err
 	}
-	return did, c.waitReport(ctx, changed, server+" holding every message of its streams again", func(r *Report) bool {
-		for _, s := range r.Streams {
-			if want, ok := targets[s.Account+"/"+s.Name]; ok && s.LastSeq[server] < want {
-				return false
-			}
+	return did, c.waitCopied(ctx, changed, server+"'s streams", func(s StreamReport) []string {
+		if slices.Contains(s.Peers, server) {
+			return []string{server}
 		}
-		return allLed(r)
+		return nil
 	})
 }
 

@@ -503,13 +503,25 @@ func (c *Client) runStep(ctx context.Context, t target, step scaling.Step, chang
 			}
 			return false, err
 		}
-		return true, c.waitReport(ctx, changed, "no replica left on "+server, func(r *Report) bool {
+		moved := map[string]bool{}
+		err := c.waitReport(ctx, changed, "no replica left on "+server, func(r *Report) bool {
 			for _, s := range r.Streams {
 				if slices.Contains(s.Peers, server) {
+					moved[s.Account+"/"+s.Name] = true
 					return false
 				}
 			}
 			return allLed(r)
+		})
+		if err != nil {
+			return true, err
+		}
+		// The server leaves next: its copies must be complete elsewhere.
+		return true, c.waitCopied(ctx, changed, "the streams moved off "+server, func(s StreamReport) []string {
+			if moved[s.Account+"/"+s.Name] {
+				return s.Peers
+			}
+			return nil
 		})
 	case ActionSetReplicas:
 		return c.setRelease(ctx, t, []helmplan.Set{{Path: step.Field, Value: n}}, n, false)
@@ -664,4 +676,36 @@ func validateRelease(op, namespace, release, prefix string, standalone bool) err
 		return bad("ValuePrefix", prefix, `a value path like "nats" or "platform.nats", without leading or trailing dots`)
 	}
 	return nil
+}
+
+// waitCopied waits until the replicas that copies(stream) names hold every
+// message their stream's leader held at the first reading. Raft calls a new
+// replica current before its messages are in (measured: replacing volumes
+// one after another on that signal lost the stream's first 31 acknowledged
+// messages), so a step that is about to remove another copy waits for this
+// instead.
+func (c *Client) waitCopied(ctx context.Context, changed <-chan struct{}, what string, copies func(StreamReport) []string) error {
+	var targets map[string]uint64
+	return c.waitReport(ctx, changed, what+" holding every message", func(r *Report) bool {
+		if targets == nil {
+			targets = map[string]uint64{}
+			for _, s := range r.Streams {
+				if len(copies(s)) > 0 {
+					targets[s.Account+"/"+s.Name] = s.LastSeq[s.Leader]
+				}
+			}
+		}
+		for _, s := range r.Streams {
+			want, ok := targets[s.Account+"/"+s.Name]
+			if !ok {
+				continue
+			}
+			for _, p := range copies(s) {
+				if s.LastSeq[p] < want {
+					return false
+				}
+			}
+		}
+		return allLed(r)
+	})
 }
