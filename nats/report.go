@@ -230,3 +230,9 @@ func bytes(n uint64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
+
+// Report is Inspect through the client's system-account connection, with
+// the default gather window.
+func (c *Client) Report(ctx context.Context) (*Report, error) {
+	return Inspect(ctx, c.sys, 0)
+}

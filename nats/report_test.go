@@ -10,7 +10,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	k8sfake "k8s.io/client-go/kubernetes/fake"
 
+	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/fake"
 	"github.com/ironflow/scaling/internal/testenv/natstest"
 	"github.com/ironflow/scaling/nats"
 )
@@ -75,6 +78,20 @@ func TestInspectReportsMetaGroupStorageAndPlacement(t *testing.T) {
 	assert.Len(t, audit.Peers, 1)
 	assert.Contains(t, r.Warnings, "stream APP/AUDIT has one replica, on "+audit.Leader+" only: it goes if that server goes")
 	assert.Contains(t, r.String(), "APP/ORDERS")
+	for server, seq := range orders.LastSeq {
+		assert.EqualValues(t, 50, seq, "%s holds all 50 messages", server)
+	}
+	assert.Len(t, orders.LastSeq, 3)
+
+	// The same reading through a Client, which needs no Kubernetes access.
+	kube := k8sfake.NewClientset()
+	client, err := nats.New(&scaling.Cluster{Kube: kube}, nats.Options{System: sys, Releases: fake.NewReleases(kube)})
+	require.NoError(t, err)
+	viaClient, err := client.Report(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, r.Meta.Size, viaClient.Meta.Size)
+	assert.Len(t, viaClient.Streams, 2)
+	assert.Empty(t, kube.Actions(), "reading JetStream touches no Kubernetes object")
 }
 
 func TestInspectSeesAnOfflinePeer(t *testing.T) {
