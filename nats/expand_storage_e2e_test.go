@@ -57,6 +57,7 @@ func TestExpandStorageGrowsExpandableVolumesInPlace(t *testing.T) {
 	}})
 	ctx := ctxFor(t, 3*time.Minute)
 	stream(t, e.servers, "ORDERS", 3, 25)
+	e.settle(t)
 	before := e.claims(t, 3)
 	for name, c := range before {
 		require.Equal(t, "10Gi", c.Status.Capacity.Storage().String(), name)
@@ -163,6 +164,7 @@ func TestExpandStorageOnAFixedClassResyncsEachServerFromItsPeers(t *testing.T) {
 	assert.Empty(t, e.rec.Mutating(), "blocked plans write nothing")
 
 	require.NoError(t, js.DeleteStream(ctx, "AUDIT"))
+	e.settle(t)
 	pub := startPublisher(t, js, "ORDERS")
 	plan, err = e.client.PlanExpandStorage(ctx, nats.ExpandStorage{Namespace: e.ns, Release: release, Size: "20Gi", AcceptDataLoss: true})
 	require.NoError(t, err)
@@ -265,6 +267,7 @@ func TestExpandStorageResumesWhenTheStatefulSetWasOrphaned(t *testing.T) {
 		_, err := stsClient.Get(ctx, natsSTS, metav1.GetOptions{})
 		return err != nil
 	}, 30*time.Second, 50*time.Millisecond)
+	e.settle(t)
 
 	plan, err := e.client.PlanExpandStorage(ctx, nats.ExpandStorage{Namespace: e.ns, Release: release, Size: "20Gi"})
 	require.NoError(t, err)

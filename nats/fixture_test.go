@@ -7,6 +7,7 @@ import (
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ironflow/scaling"
@@ -103,4 +104,40 @@ func newRealNATSWith(t testing.TB, vals map[string]any, size int, opts nats.Opti
 	require.NoError(t, err)
 	e.rec.Reset()
 	return e
+}
+
+// settle waits until the cluster is as an operator would find it before
+// planning: a meta leader, every peer current, every stream led with all its
+// replicas placed and current. Right after streams are created or servers
+// stop, a reading can catch a replica behind for a moment, and the plan's
+// guards rightly block on it.
+func (e *realNATS) settle(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var last *nats.Report
+	ok := assert.Eventually(t, func() bool {
+		r, err := nats.Inspect(ctx, e.sys, time.Second)
+		if err != nil {
+			return false
+		}
+		last = r
+		if r.Meta.Leader == "" {
+			return false
+		}
+		for _, p := range r.Meta.Peers {
+			if p.Offline || !p.Current {
+				return false
+			}
+		}
+		for _, s := range r.Streams {
+			if s.Leader == "" || len(s.Lagging) > 0 || len(s.Peers) < s.Replicas {
+				return false
+			}
+		}
+		return true
+	}, time.Minute, 50*time.Millisecond)
+	if !ok && last != nil {
+		t.Fatalf("the cluster did not settle:\n%s", last)
+	}
 }

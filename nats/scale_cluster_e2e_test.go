@@ -48,6 +48,7 @@ func TestScaleClusterUpThreeToFive(t *testing.T) {
 	}})
 	ctx := ctxFor(t, 3*time.Minute)
 	stream(t, e.servers, "ORDERS", 3, 10)
+	e.settle(t)
 
 	plan, err := e.client.PlanScaleCluster(ctx, nats.ScaleCluster{Namespace: e.ns, Release: release, Replicas: 5, RaiseStreamReplicas: 5})
 	require.NoError(t, err)
@@ -216,6 +217,7 @@ func TestScaleClusterDownFiveToThreeKeepsEveryAcknowledgedMessage(t *testing.T) 
 	require.NoError(t, err)
 	audit, auditHost := r1OnLeavingServer(t, ctx, js, 3)
 	t.Logf("R1 stream %s lives on %s", audit, auditHost)
+	e.settle(t)
 	e.rec.Reset()
 
 	// As the runbook's operator would first try it: just scale down.
@@ -276,6 +278,7 @@ func TestScaleClusterQuorumAndReplicaGuards(t *testing.T) {
 	e := newRealNATS(t, 3, nats.Options{})
 	ctx := ctxFor(t, 2*time.Minute)
 	stream(t, e.servers, "ORDERS", 3, 5)
+	e.settle(t)
 	e.rec.Reset()
 
 	t.Run("3 -> 1 with clustering on is blocked", func(t *testing.T) {
@@ -414,10 +417,18 @@ func TestScaleClusterFinishesAScaleDownDoneByHand(t *testing.T) {
 	require.NoError(t, err)
 	_, err = e.releases.Upgrade(ctx, e.ns, release, rel.Revision, natsValues(4)) // helm upgrade --set nats.config.cluster.replicas=4
 	require.NoError(t, err)
+	// As an operator would find it some time later: the meta group sees
+	// the server offline and the streams it led have new leaders with their
+	// other replicas current.
 	require.Eventually(t, func() bool {
 		r, err := nats.Inspect(ctx, e.sys, time.Second)
 		if err != nil {
 			return false
+		}
+		for _, s := range r.Streams {
+			if s.Leader == "" || len(s.Lagging) > 0 && !(len(s.Lagging) == 1 && s.Lagging[0] == natsSTS+"-4") {
+				return false
+			}
 		}
 		for _, p := range r.Meta.Peers {
 			if p.Name == natsSTS+"-4" {
@@ -425,7 +436,7 @@ func TestScaleClusterFinishesAScaleDownDoneByHand(t *testing.T) {
 			}
 		}
 		return false
-	}, time.Minute, 100*time.Millisecond, "the meta group sees the stopped server offline")
+	}, time.Minute, 100*time.Millisecond, "the meta group sees the stopped server offline and the streams settle")
 
 	plan, err := e.client.PlanScaleCluster(ctx, nats.ScaleCluster{Namespace: e.ns, Release: release, Replicas: 3})
 	require.NoError(t, err)
@@ -463,6 +474,7 @@ func TestScaleClusterToOneServerByDisablingClustering(t *testing.T) {
 	ctx := ctxFor(t, 3*time.Minute)
 	stream(t, e.servers, "ORDERS", 3, 20)
 	stream(t, e.servers, "AUDIT", 1, 10)
+	e.settle(t)
 	e.rec.Reset()
 
 	blocked, err := e.client.PlanScaleCluster(ctx, nats.ScaleCluster{Namespace: e.ns, Release: release, Replicas: 1, DisableClustering: true})
