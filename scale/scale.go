@@ -18,6 +18,7 @@ import (
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmrelease"
 	"github.com/ironflow/scaling/internal/planspec"
+	"github.com/ironflow/scaling/internal/verify"
 )
 
 // DefaultVerifyTimeout bounds Verify when its context has no deadline.
@@ -97,11 +98,8 @@ func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verif
 	if plan == nil {
 		return nil, &scaling.InvalidPlanError{Reason: "nil plan"}
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.opts.VerifyTimeout)
-		defer cancel()
-	}
+	ctx, cancel := verify.WithDeadline(ctx, c.opts.VerifyTimeout)
+	defer cancel()
 	switch plan.Operation {
 	case OpReplicas, OpDown:
 		return planspec.With(plan, func(spec *replicasSpec) (*scaling.Verification, error) { return c.verifyReplicas(ctx, plan, spec) })

@@ -63,3 +63,12 @@ func Conclude(ctx context.Context, v *scaling.Verification, err error, overridde
 	}
 	return v
 }
+
+// WithDeadline bounds a Verify: by ctx's own deadline when it has one, else
+// by d from now.
+func WithDeadline(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
+}

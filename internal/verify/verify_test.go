@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 
@@ -45,4 +46,20 @@ func TestConclude(t *testing.T) {
 		assert.Equal(t, tc.reason, v.Reason)
 		assert.False(t, v.Finished.IsZero())
 	}
+}
+
+func TestWithDeadlineKeepsTheCallersDeadline(t *testing.T) {
+	own, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	ctx, stop := WithDeadline(own, time.Minute)
+	defer stop()
+	d, _ := ctx.Deadline()
+	want, _ := own.Deadline()
+	assert.Equal(t, want, d, "a caller's deadline wins")
+
+	ctx2, stop2 := WithDeadline(context.Background(), time.Minute)
+	defer stop2()
+	d2, ok := ctx2.Deadline()
+	assert.True(t, ok)
+	assert.WithinDuration(t, time.Now().Add(time.Minute), d2, 5*time.Second)
 }
