@@ -161,7 +161,6 @@ func (e *APIError) Error() string {
 const (
 	errCodeNotMember        = 10044
 	errCodeMemberChange     = 10202
-	errCodeNoSuitablePeers  = 10005
 	errCodeClusterNotActive = 10008
 )
 
