@@ -105,16 +105,6 @@ func (t target) serverRef(ordinal int) scaling.ObjectRef {
 	return scaling.ObjectRef{Kind: "NATSServer", Name: t.server(ordinal)}
 }
 
-// ordinal returns the ordinal of a server named like the StatefulSet's pods.
-func (t target) ordinal(server string) (int, bool) {
-	s, ok := strings.CutPrefix(server, t.StatefulSet+"-")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.Atoi(s)
-	return n, err == nil && n >= 0
-}
-
 // size is the number of servers the cluster has now: the meta group's size
 // when there is one, else the servers that answered.
 func (st *liveState) size() int {
