@@ -4,7 +4,9 @@ package manifest
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -79,13 +81,8 @@ func Diff(before, after map[string]Object) string {
 	for k := range after {
 		keys[k] = true
 	}
-	sorted := make([]string, 0, len(keys))
-	for k := range keys {
-		sorted = append(sorted, k)
-	}
-	sort.Strings(sorted)
 	var b strings.Builder
-	for _, k := range sorted {
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		a, z := before[k].YAML, after[k].YAML
 		if a == z {
 			continue

@@ -6,8 +6,9 @@ package reqcount
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -118,13 +119,8 @@ func (r *Recorder) Total() int {
 // Summary renders Counts sorted by key, one "verb resource: n" per line.
 func (r *Recorder) Summary() string {
 	counts := r.Counts()
-	keys := make([]string, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var b strings.Builder
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		fmt.Fprintf(&b, "%s: %d\n", k, counts[k])
 	}
 	return b.String()
