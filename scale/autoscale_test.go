@@ -36,10 +36,7 @@ func TestPlanAutoscaleEnables(t *testing.T) {
 	plan, err := e.client.PlanAutoscale(ctx, requestRate(ns, 2, 6))
 	require.NoError(t, err)
 	assert.Empty(t, plan.Blocking())
-	fields := map[string]scaling.Step{}
-	for _, s := range plan.Steps {
-		fields[s.Field] = s
-	}
+	fields := stepsByField(plan)
 	assert.Equal(t, "false", fields["autoscaling.enabled"].Before)
 	assert.Equal(t, "true", fields["autoscaling.enabled"].After)
 	assert.Equal(t, "6", fields["autoscaling.maxReplicas"].After)

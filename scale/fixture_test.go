@@ -77,3 +77,12 @@ func (e *fakeEnv) last(t *testing.T) *scaling.Release {
 func clustered(replicas int) map[string]any {
 	return map[string]any{"replicaCount": replicas, "cluster": map[string]any{"enabled": true}}
 }
+
+// stepsByField indexes a plan's steps by the value path they change.
+func stepsByField(plan *scaling.Plan) map[string]scaling.Step {
+	out := map[string]scaling.Step{}
+	for _, s := range plan.Steps {
+		out[s.Field] = s
+	}
+	return out
+}

@@ -25,10 +25,7 @@ func TestTemplateSmallToMedium(t *testing.T) {
 	plan, err := e.client.PlanTemplate(ctx, scale.Template{Namespace: ns, Release: release, To: scale.Medium})
 	require.NoError(t, err)
 	assert.Empty(t, plan.Blocking())
-	steps := map[string]scaling.Step{}
-	for _, s := range plan.Steps {
-		steps[s.Field] = s
-	}
+	steps := stepsByField(plan)
 	assert.Equal(t, "3", steps["replicaCount"].After)
 	assert.Equal(t, "true", steps["nats.config.cluster.enabled"].After)
 	assert.Equal(t, "3", steps["postgresql.instances"].After)
