@@ -65,5 +65,24 @@ func (e *Env) installCNPG(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	// Established is not served: API discovery, which Helm's REST mapper
+	// reads, lists the new kinds a moment later. Installing a chart in that
+	// moment failed with `no matches for kind "Pooler"`.
+	return waitFor(ctx, nil, "CNPG kinds in API discovery", func() bool {
+		// The aggregated document (/apis), as a REST mapper reads it, not
+		// the group's own endpoint, which is served first.
+		_, lists, err := e.Client.Discovery().ServerGroupsAndResources()
+		if err != nil {
+			return false
+		}
+		kinds := map[string]bool{}
+		for _, l := range lists {
+			if l.GroupVersion == "postgresql.cnpg.io/v1" {
+				for _, r := range l.APIResources {
+					kinds[r.Kind] = true
+				}
+			}
+		}
+		return kinds["Cluster"] && kinds["Pooler"]
+	})
 }
