@@ -13,6 +13,11 @@ type Release struct {
 	Status       string `json:"status"`
 	Chart        string `json:"chart"`
 	ChartVersion string `json:"chartVersion"`
+	// ChartDigest is the content digest of the chart a Render loaded from
+	// its source (see ChartSource.Digest); empty for stored charts.
+	ChartDigest string `json:"chartDigest,omitempty"`
+	// Dependencies are the subcharts the chart declares (Chart.yaml).
+	Dependencies []string `json:"dependencies,omitempty"`
 	// Values are the user-supplied values (`helm get values`).
 	Values map[string]any `json:"values,omitempty"`
 	// Computed are the user values coalesced with the chart's defaults
@@ -41,11 +46,19 @@ type Releases interface {
 	// Last returns the newest revision of a release, whatever its status,
 	// or a *NotFoundError.
 	Last(ctx context.Context, namespace, name string) (*Release, error)
-	// Render renders revision's chart with values, without touching the
-	// cluster or the release history. The result has no Revision.
-	Render(ctx context.Context, namespace, name string, revision int, values map[string]any) (*Release, error)
-	// Upgrade upgrades the release to a new revision of the chart deployed at
-	// revision, with values as the complete user values. It does not wait for
-	// workloads; Verify does.
-	Upgrade(ctx context.Context, namespace, name string, revision int, values map[string]any) (*Release, error)
+	// Render renders the chart of source (the zero source: the chart stored
+	// with revision) with values exactly as `helm upgrade` would against
+	// this cluster: dependency processing (conditions, tags, import-values),
+	// subchart defaults in Computed, the cluster's capabilities. It writes
+	// nothing and sends no request beyond reading the release history.
+	// The result has no Revision. A zero source on a chart with dependencies
+	// is a *ChartSourceRequiredError, a source holding another chart or
+	// version than revision's a *ChartMismatchError (unless source.Upgrade).
+	Render(ctx context.Context, namespace, name string, revision int, source ChartSource, values map[string]any) (*Release, error)
+	// Upgrade upgrades the release from revision to a new revision of the
+	// source's chart, with values as the complete user values. It refuses
+	// as Render does, and with a *ChartChangedError when source.Digest is
+	// set and the chart's content differs, before writing anything. It does
+	// not wait for workloads; Verify does.
+	Upgrade(ctx context.Context, namespace, name string, revision int, source ChartSource, values map[string]any) (*Release, error)
 }

@@ -57,13 +57,13 @@ func (r *Releases) Last(ctx context.Context, namespace, name string) (*scaling.R
 }
 
 // Render implements scaling.Releases.
-func (r *Releases) Render(ctx context.Context, namespace, name string, revision int, values map[string]any) (*scaling.Release, error) {
-	return r.mem.Render(ctx, namespace, name, revision, values)
+func (r *Releases) Render(ctx context.Context, namespace, name string, revision int, source scaling.ChartSource, values map[string]any) (*scaling.Release, error) {
+	return r.mem.Render(ctx, namespace, name, revision, source, values)
 }
 
 // Upgrade implements scaling.Releases and mirrors the workloads.
-func (r *Releases) Upgrade(ctx context.Context, namespace, name string, revision int, values map[string]any) (*scaling.Release, error) {
-	rel, err := r.mem.Upgrade(ctx, namespace, name, revision, values)
+func (r *Releases) Upgrade(ctx context.Context, namespace, name string, revision int, source scaling.ChartSource, values map[string]any) (*scaling.Release, error) {
+	rel, err := r.mem.Upgrade(ctx, namespace, name, revision, source, values)
 	if err != nil {
 		return nil, err
 	}

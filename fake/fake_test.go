@@ -29,7 +29,7 @@ func TestInstallAndUpgradeMirrorWorkloads(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, s.Generation)
 
-	_, err = r.Upgrade(ctx, "prod", "web", 1, map[string]any{"replicaCount": 4, "cluster": map[string]any{"enabled": true}})
+	_, err = r.Upgrade(ctx, "prod", "web", 1, chartSource, map[string]any{"replicaCount": 4, "cluster": map[string]any{"enabled": true}})
 	require.NoError(t, err)
 	d, err = kube.AppsV1().Deployments("prod").Get(ctx, "web-ironflow", metav1.GetOptions{})
 	require.NoError(t, err)
@@ -46,3 +46,5 @@ func TestInstallAndUpgradeMirrorWorkloads(t *testing.T) {
 	_, err = r.Last(ctx, "prod", "other")
 	assert.ErrorIs(t, err, scaling.ErrNotFound)
 }
+
+var chartSource = scaling.ChartSource{Ref: chart}

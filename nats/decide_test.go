@@ -144,6 +144,10 @@ func volumes(expandable bool, size string, claimSizes ...string) *volumeState {
 func expandFor(req ExpandStorage, vs *volumeState) decision {
 	req.StatefulSet, req.Release = "n", "r"
 	t := newTarget(req.Namespace, req.Release, req.ValuePrefix, req.Standalone, req.StatefulSet)
+	if vs.computed == nil {
+		// What readState reads: the values the templates see.
+		vs.computed = vs.release.Values
+	}
 	return decideExpand(req, t, vs, resource.MustParse(req.Size))
 }
 

@@ -176,6 +176,8 @@ type findings struct {
 	Shrink        *ShrinkError        `json:"shrink,omitempty"`
 	NotExpandable *NotExpandableError `json:"notExpandable,omitempty"`
 	Unreplicated  *UnreplicatedError  `json:"unreplicated,omitempty"`
+
+	Blast *scaling.BlastRadiusError `json:"blast,omitempty"`
 }
 
 func (f findings) errors() []error {
@@ -203,6 +205,9 @@ func (f findings) errors() []error {
 	}
 	if f.Unreplicated != nil {
 		out = append(out, f.Unreplicated)
+	}
+	if f.Blast != nil {
+		out = append(out, f.Blast)
 	}
 	return out
 }

@@ -75,6 +75,8 @@ type ExpandStorage struct {
 	// deleted in turn. Streams keep their data only through their other
 	// replicas.
 	AcceptDataLoss bool `json:"acceptDataLoss,omitempty"`
+	// Chart is the chart source of the upgrade; zero means Options.Chart.
+	Chart scaling.ChartSource `json:"chart,omitzero"`
 }
 
 func (r *ExpandStorage) validate() (resource.Quantity, error) {
@@ -253,11 +255,29 @@ func (c *Client) PlanExpandStorage(ctx context.Context, req ExpandStorage) (*sca
 		return nil, err
 	}
 	t := newTarget(req.Namespace, req.Release, req.ValuePrefix, req.Standalone, req.StatefulSet)
+	if t.Chart, err = c.chartSource("ExpandStorage.Chart", req.Chart); err != nil {
+		return nil, err
+	}
 	vs, err := c.readVolumes(ctx, t)
 	if err != nil {
 		return nil, err
 	}
 	d := decideExpand(req, t, vs, size)
+	var diff string
+	if len(d.steps) > 0 && !blocks(d.guards) {
+		res, err := helmplan.PlanFrom(ctx, c.releases, vs.release, t.Chart, []helmplan.Set{{Path: t.value(storageValue), Value: size.String()}})
+		if err != nil {
+			return nil, err
+		}
+		// The StatefulSet's volumeClaimTemplates are immutable: this
+		// operation replaces the StatefulSet object (orphaning its pods) on
+		// purpose, and nothing else.
+		blast, cause := helmplan.BlastRadius(res, func(dm helmplan.Damage) bool {
+			return dm.Action == "replace" && dm.Object == t.stsRef()
+		})
+		d.guards, d.findings.Blast = append(d.guards, blast), cause
+		t.Chart, diff = res.Chart, res.Diff
+	}
 	spec := expandSpec{Request: req, Target: t, Size: size.String(), Class: vs.class, Expandable: vs.expandable, Replicas: len(vs.claims), Findings: d.findings}
 	for _, pvc := range vs.claims {
 		spec.Claims = append(spec.Claims, pvc.Name)
@@ -278,13 +298,7 @@ func (c *Client) PlanExpandStorage(ctx context.Context, req ExpandStorage) (*sca
 		Spec:        raw,
 		CreatedAt:   time.Now().UTC(),
 	}
-	if !plan.NoOp && plan.Blocking() == nil {
-		res, err := helmplan.PlanFrom(ctx, c.releases, vs.release, []helmplan.Set{{Path: t.value(storageValue), Value: size.String()}})
-		if err != nil {
-			return nil, err
-		}
-		plan.Diff = res.Diff
-	}
+	plan.Diff = diff
 	return plan, nil
 }
 
@@ -320,12 +334,8 @@ func decideExpand(req ExpandStorage, t target, vs *volumeState, size resource.Qu
 	// The values the templates see: a release that never set the size
 	// runs the chart's default, which asking for that size must not
 	// rewrite (an upgrade for nothing).
-	vals := vs.release.Computed
-	if vals == nil {
-		vals = vs.release.Values
-	}
 	valueChanges := true
-	if v, ok := values.Get(vals, t.value(storageValue)); ok {
+	if v, ok := values.Get(vs.computed, t.value(storageValue)); ok {
 		if q, err := resource.ParseQuantity(fmt.Sprint(v)); err == nil && q.Cmp(size) == 0 {
 			valueChanges = false
 		}
@@ -619,9 +629,10 @@ func (c *Client) releaseSizeCheck(ctx context.Context, t target, size resource.Q
 		ch.Observed = err.Error()
 		return ch
 	}
-	vals := rel.Computed
-	if vals == nil {
-		vals = rel.Values
+	vals, err := helmplan.Current(ctx, c.releases, rel, t.Chart)
+	if err != nil {
+		ch.Observed = err.Error()
+		return ch
 	}
 	v, ok := values.Get(vals, t.value(storageValue))
 	if !ok {

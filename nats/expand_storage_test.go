@@ -76,7 +76,8 @@ func TestDefaultStorageClass(t *testing.T) {
 // the plan must not upgrade the release just to write the default down.
 func TestDecideExpandAtTheChartDefaultIsANoOp(t *testing.T) {
 	vs := volumes(true, "10Gi", "10Gi", "10Gi", "10Gi")
-	vs.release.Computed, vs.release.Values = vs.release.Values, map[string]any{"nats": map[string]any{"enabled": true}}
+	// The templates see the chart's default; the user values never set it.
+	vs.computed, vs.release.Values = vs.release.Values, map[string]any{"nats": map[string]any{"enabled": true}}
 	d := expandFor(ExpandStorage{Size: "10Gi"}, vs)
 	assert.Empty(t, d.steps)
 	assert.Empty(t, d.findings.errors())

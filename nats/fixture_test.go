@@ -100,6 +100,9 @@ func newRealNATSWith(t testing.TB, vals map[string]any, size int, opts nats.Opti
 		opts.Accounts = map[string]*natsgo.Conn{"APP": e.app}
 	}
 	opts.Releases = e.releases
+	if opts.Chart.IsZero() {
+		opts.Chart = chartSource
+	}
 	e.client, err = nats.New(e.cluster, opts)
 	require.NoError(t, err)
 	e.rec.Reset()
@@ -141,3 +144,7 @@ func (e *realNATS) settle(t testing.TB) {
 		t.Fatalf("the cluster did not settle:\n%s", last)
 	}
 }
+
+// chartSource is the reference chart's folder, which every upgrade takes the
+// chart from (Helm's stored release keeps no subcharts).
+var chartSource = scaling.ChartSource{Ref: testenv.ChartPath("ironflow")}

@@ -59,6 +59,12 @@ type Options struct {
 	RequestTimeout time.Duration
 	// StepTimeout bounds each waiting step of an Apply.
 	StepTimeout time.Duration
+	// Chart is where every Helm write takes the chart from, as `helm
+	// upgrade RELEASE CHART` does; a request's own Chart overrides it. The
+	// zero value reuses the chart stored with the release, which works only
+	// for a chart without subcharts: with the official NATS chart as a
+	// subchart, a source is required (*scaling.ChartSourceRequiredError).
+	Chart scaling.ChartSource
 }
 
 // Client runs the NATS operations against one Kubernetes cluster and one
@@ -94,6 +100,9 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 		if *d.v == 0 {
 			*d.v = d.def
 		}
+	}
+	if err := opts.Chart.Validate("Options.Chart"); err != nil {
+		return nil, err
 	}
 	rels := opts.Releases
 	if rels == nil {
@@ -152,4 +161,22 @@ func refuseBlocked(plan *scaling.Plan, f findings) error {
 		return &scaling.GuardBlockedError{Operation: plan.Operation, Guards: blocked, Causes: f.errors()}
 	}
 	return nil
+}
+
+// chartSource is the chart a request's Helm writes take: its own, else the
+// client's.
+func (c *Client) chartSource(field string, req scaling.ChartSource) (scaling.ChartSource, error) {
+	if err := req.Validate(field); err != nil {
+		return scaling.ChartSource{}, err
+	}
+	return req.Or(c.opts.Chart), nil
+}
+
+func blocks(gs []scaling.GuardResult) bool {
+	for _, g := range gs {
+		if g.Outcome == scaling.Block {
+			return true
+		}
+	}
+	return false
 }

@@ -31,7 +31,7 @@ func (c *Client) setRelease(ctx context.Context, t target, sets []helmplan.Set, 
 	}
 	did := false
 	if rel.Status != "deployed" || !same || force {
-		if _, err := c.releases.Upgrade(ctx, t.Namespace, t.Release, rel.Revision, vals); err != nil {
+		if _, err := c.releases.Upgrade(ctx, t.Namespace, t.Release, rel.Revision, t.Chart, vals); err != nil {
 			return false, err
 		}
 		did = true

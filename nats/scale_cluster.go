@@ -89,6 +89,8 @@ type ScaleCluster struct {
 	// to this many once the cluster has its new size (at most Replicas and
 	// 5).
 	RaiseStreamReplicas int `json:"raiseStreamReplicas,omitempty"`
+	// Chart is the chart source of the upgrades; zero means Options.Chart.
+	Chart scaling.ChartSource `json:"chart,omitzero"`
 }
 
 func (r *ScaleCluster) validate() error {
@@ -148,11 +150,33 @@ func (c *Client) PlanScaleCluster(ctx context.Context, req ScaleCluster) (*scali
 		return nil, err
 	}
 	t := req.target()
+	var err error
+	if t.Chart, err = c.chartSource("ScaleCluster.Chart", req.Chart); err != nil {
+		return nil, err
+	}
 	st, err := c.readState(ctx, t, false)
 	if err != nil {
 		return nil, err
 	}
 	d := c.decide(req, t, st)
+	var diff string
+	if len(d.steps) > 0 {
+		sets := []helmplan.Set{{Path: t.path("replicas"), Value: req.Replicas}}
+		if req.DisableClustering {
+			sets = append(sets, helmplan.Set{Path: t.path("enabled"), Value: false})
+		}
+		res, err := helmplan.PlanFrom(ctx, c.releases, st.release, t.Chart, sets)
+		if err != nil {
+			return nil, err
+		}
+		// Turning clustering off drops what only a cluster has (its
+		// disruption budget); a count change deletes nothing.
+		blast, cause := helmplan.BlastRadius(res, func(dm helmplan.Damage) bool {
+			return req.DisableClustering && dm.Action == "delete" && dm.Object.Kind == "PodDisruptionBudget"
+		})
+		d.guards, d.findings.Blast = append(d.guards, blast), cause
+		t.Chart, diff = res.Chart, res.Diff+streamDiff(d.steps)
+	}
 	spec := scaleClusterSpec{Request: req, Target: t, From: st.size(), Findings: d.findings}
 	raw, err := planspec.Encode(spec)
 	if err != nil {
@@ -169,13 +193,7 @@ func (c *Client) PlanScaleCluster(ctx context.Context, req ScaleCluster) (*scali
 		Fingerprint: st.fingerprint(t, d.over, d.onlyLeaving),
 		Spec:        raw,
 		CreatedAt:   time.Now().UTC(),
-	}
-	if !plan.NoOp {
-		res, err := helmplan.PlanFrom(ctx, c.releases, st.release, []helmplan.Set{{Path: t.path("replicas"), Value: req.Replicas}})
-		if err != nil {
-			return nil, err
-		}
-		plan.Diff = res.Diff + streamDiff(d.steps)
+		Diff:        diff,
 	}
 	return plan, nil
 }

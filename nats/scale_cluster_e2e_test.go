@@ -313,7 +313,7 @@ func TestScaleClusterQuorumAndReplicaGuards(t *testing.T) {
 		assert.Contains(t, lowered.Diff, "~ stream APP/ORDERS num_replicas: 3 -> 2")
 	})
 	t.Run("lowering without a connection in the stream's account is blocked", func(t *testing.T) {
-		sysOnly, err := nats.New(e.cluster, nats.Options{System: e.sys, Accounts: map[string]*natsgo.Conn{}, Releases: e.releases})
+		sysOnly, err := nats.New(e.cluster, nats.Options{System: e.sys, Accounts: map[string]*natsgo.Conn{}, Releases: e.releases, Chart: chartSource})
 		require.NoError(t, err)
 		plan, err := sysOnly.PlanScaleCluster(ctx, nats.ScaleCluster{Namespace: e.ns, Release: release, Replicas: 2, LowerStreamReplicas: true})
 		require.NoError(t, err)
@@ -347,7 +347,7 @@ func TestScaleClusterQuorumAndReplicaGuards(t *testing.T) {
 		require.NoError(t, err)
 		vals := natsValues(3)
 		vals["replicaCount"] = 2
-		_, err = e.releases.Upgrade(ctx, e.ns, release, rel.Revision, vals)
+		_, err = e.releases.Upgrade(ctx, e.ns, release, rel.Revision, chartSource, vals)
 		require.NoError(t, err)
 		e.rec.Reset()
 		_, err = e.client.Apply(ctx, plan)
@@ -390,7 +390,7 @@ func TestVerifyReportsALostQuorumAsFailed(t *testing.T) {
 
 func TestScaleClusterWithoutSystemCredentialsIsATypedErrorNotATimeout(t *testing.T) {
 	e := newRealNATS(t, 3, nats.Options{})
-	noSys, err := nats.New(e.cluster, nats.Options{System: e.app, Releases: e.releases})
+	noSys, err := nats.New(e.cluster, nats.Options{System: e.app, Releases: e.releases, Chart: chartSource})
 	require.NoError(t, err)
 	// The deadline is far above what the answer takes; hitting it would
 	// be the timeout this test rules out.
@@ -415,7 +415,7 @@ func TestScaleClusterFinishesAScaleDownDoneByHand(t *testing.T) {
 
 	rel, err := e.releases.Last(ctx, e.ns, release)
 	require.NoError(t, err)
-	_, err = e.releases.Upgrade(ctx, e.ns, release, rel.Revision, natsValues(4)) // helm upgrade --set nats.config.cluster.replicas=4
+	_, err = e.releases.Upgrade(ctx, e.ns, release, rel.Revision, chartSource, natsValues(4)) // helm upgrade --set nats.config.cluster.replicas=4
 	require.NoError(t, err)
 	// As an operator would find it some time later: the meta group sees
 	// the server offline and the streams it led have new leaders with their

@@ -27,6 +27,9 @@ const inspectWindow = 750 * time.Millisecond
 // servers' StatefulSet and the JetStream report.
 type liveState struct {
 	release *scaling.Release
+	// computed are the release's values as the templates see them, the
+	// subcharts' defaults included (read through the chart source).
+	computed map[string]any
 	// clustering and configured are the release's cluster.enabled and
 	// cluster.replicas (chart defaults included).
 	clustering bool
@@ -47,11 +50,11 @@ func (c *Client) readState(ctx context.Context, t target, orphanedOK bool) (*liv
 	if err != nil {
 		return nil, err
 	}
-	st := &liveState{release: rel}
-	vals := rel.Computed
-	if vals == nil {
-		vals = rel.Values
+	vals, err := helmplan.Current(ctx, c.releases, rel, t.Chart)
+	if err != nil {
+		return nil, err
 	}
+	st := &liveState{release: rel, computed: vals}
 	st.clustering = values.Bool(vals, t.path("enabled"))
 	st.configured = 3 // the official chart's default
 	if n, ok := values.Int(vals, t.path("replicas")); ok {
@@ -82,6 +85,9 @@ type target struct {
 	Release     string `json:"release"`
 	Prefix      string `json:"prefix"`
 	StatefulSet string `json:"statefulSet"`
+	// Chart is the chart source of every upgrade, with the digest of the
+	// content the plan was made from.
+	Chart scaling.ChartSource `json:"chart,omitzero"`
 }
 
 // path is the value path of a cluster setting, e.g. nats.config.cluster.replicas.

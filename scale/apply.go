@@ -17,7 +17,7 @@ import (
 // Order matters: "already holds" is checked before staleness, because
 // applying a plan makes its own fingerprint stale; a re-applied plan must
 // come back unchanged, not refused.
-func (c *Client) upgrade(ctx context.Context, plan *scaling.Plan, rel *scaling.Release, revision int, vals map[string]any, live scaling.Fingerprint, holds bool) (*scaling.Applied, error) {
+func (c *Client) upgrade(ctx context.Context, plan *scaling.Plan, rel *scaling.Release, revision int, src scaling.ChartSource, vals map[string]any, live scaling.Fingerprint, holds bool) (*scaling.Applied, error) {
 	res := &scaling.Applied{Operation: plan.Operation, Target: plan.Target, Started: time.Now(), Fingerprint: live}
 	done := func(reason string) (*scaling.Applied, error) {
 		res.Reason, res.Finished = reason, time.Now()
@@ -27,7 +27,7 @@ func (c *Client) upgrade(ctx context.Context, plan *scaling.Plan, rel *scaling.R
 	if err != nil {
 		return nil, err
 	}
-	if same && rel.Status == "deployed" && holds {
+	if same && rel.Status == "deployed" && holds && !helmplan.ChartPending(plan, rel) {
 		return done(fmt.Sprintf("release %s/%s revision %d already carries these values", rel.Namespace, rel.Name, rel.Revision))
 	}
 	planned := scaling.Fingerprint{}
@@ -42,7 +42,7 @@ func (c *Client) upgrade(ctx context.Context, plan *scaling.Plan, rel *scaling.R
 	}
 	step := plan.Steps[0]
 	c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepStarted, Operation: plan.Operation, Step: &step})
-	up, err := c.releases.Upgrade(ctx, rel.Namespace, rel.Name, revision, vals)
+	up, err := c.releases.Upgrade(ctx, rel.Namespace, rel.Name, revision, src, vals)
 	c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepFinished, Operation: plan.Operation, Step: &step, Err: err})
 	if err != nil {
 		return nil, err

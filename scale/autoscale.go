@@ -48,6 +48,8 @@ type Autoscale struct {
 	// Paths are the chart's value paths; the zero value is the reference
 	// chart's (autoscaling.*).
 	Paths AutoscalePaths `json:"paths"`
+	// Chart is the chart source of the upgrade; zero means Options.Chart.
+	Chart scaling.ChartSource `json:"chart,omitzero"`
 }
 
 // PodsMetric is an autoscaling/v2 Pods metric with an AverageValue target.
@@ -180,10 +182,15 @@ func (c *Client) PlanAutoscale(ctx context.Context, a Autoscale) (*scaling.Plan,
 	if err != nil {
 		return nil, err
 	}
-	hp, err := helmplan.Plan(ctx, c.releases, a.Namespace, a.Release, sets)
+	src, err := c.chartSource("Autoscale.Chart", a.Chart)
 	if err != nil {
 		return nil, err
 	}
+	hp, err := helmplan.Plan(ctx, c.releases, a.Namespace, a.Release, src, sets)
+	if err != nil {
+		return nil, err
+	}
+	a.Chart = hp.Chart
 	expected, ref, ok := renderedHPA(hp.After)
 	if !ok {
 		return nil, &scaling.NotFoundError{Object: helmplan.Ref(a.Namespace, a.Release), Detail: "the chart renders no HorizontalPodAutoscaler with " + a.Paths.Enabled + "=true"}
@@ -218,8 +225,12 @@ func (c *Client) PlanAutoscale(ctx context.Context, a Autoscale) (*scaling.Plan,
 	if err != nil {
 		return nil, err
 	}
-	plan.Guards = append(plan.Guards, requestsGuard(expected, tmpl.Spec), resetGuard(hp, ref, live.Replicas, a.MinReplicas))
-	plan.Steps = valueSteps(plan.Target, sets, hp.Release.Computed, hp.Rendered.Computed)
+	blast, _ := helmplan.BlastRadius(hp, nil)
+	plan.Guards = append(plan.Guards, requestsGuard(expected, tmpl.Spec), resetGuard(hp, ref, live.Replicas, a.MinReplicas), blast)
+	plan.Steps = valueSteps(plan.Target, sets, hp.Current, hp.Rendered.Computed)
+	if s, ok := helmplan.ChartStep(plan.Target, hp); ok {
+		plan.Steps = append(plan.Steps, s)
+	}
 	if !hp.Changed() {
 		plan.NoOp, plan.Steps = true, nil
 	}
@@ -292,7 +303,7 @@ func (c *Client) applyAutoscale(ctx context.Context, plan *scaling.Plan, spec *a
 	} else if !apierrors.IsNotFound(err) {
 		return nil, err
 	}
-	return c.upgrade(ctx, plan, rel, spec.Revision, spec.Values, fp, fp[hpaKey] != "absent")
+	return c.upgrade(ctx, plan, rel, spec.Revision, a.Chart, spec.Values, fp, fp[hpaKey] != "absent")
 }
 
 // verifyAutoscale watches the HPA and the workload until the HPA has the

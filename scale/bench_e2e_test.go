@@ -44,7 +44,7 @@ func BenchmarkVerifyLatency(b *testing.B) {
 		// its watches synced: from then on it is reacting to events, before
 		// that a Ready pod costs it its start-up (release read, lists).
 		var watching time.Time
-		client, err := scale.New(e.cluster, scale.Options{Releases: e.releases, Progress: func(ev scaling.Event) {
+		client, err := scale.New(e.cluster, scale.Options{Releases: e.releases, Chart: scaling.ChartSource{Ref: testenv.ChartPath("ironflow")}, Progress: func(ev scaling.Event) {
 			if ev.Kind == scaling.CheckObserved && watching.IsZero() {
 				watching = time.Now()
 			}

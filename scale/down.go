@@ -35,6 +35,8 @@ type Down struct {
 	// "autoscaling.minReplicas".
 	AutoscalingPath string `json:"autoscalingPath,omitempty"`
 	MinReplicasPath string `json:"minReplicasPath,omitempty"`
+	// Chart is the chart source of the upgrade; zero means Options.Chart.
+	Chart scaling.ChartSource `json:"chart,omitzero"`
 }
 
 func (d *Down) defaults() (int32, error) {
@@ -84,11 +86,15 @@ func (c *Client) PlanDown(ctx context.Context, d Down) (*scaling.Plan, error) {
 	if autoscaled {
 		sets = append(sets, helmplan.Set{Path: d.MinReplicasPath, Value: int64(n)})
 	}
-	hp, err := helmplan.PlanFrom(ctx, c.releases, rel, sets)
+	src, err := c.chartSource("Down.Chart", d.Chart)
 	if err != nil {
 		return nil, err
 	}
-	r := Replicas{Namespace: d.Namespace, Release: d.Release, Replicas: n, ValuePath: d.ValuePath}
+	hp, err := helmplan.PlanFrom(ctx, c.releases, rel, src, sets)
+	if err != nil {
+		return nil, err
+	}
+	r := Replicas{Namespace: d.Namespace, Release: d.Release, Replicas: n, ValuePath: d.ValuePath, Chart: hp.Chart}
 	plan := &scaling.Plan{
 		Version: scaling.PlanVersion, Operation: OpDown, Target: helmplan.Ref(d.Namespace, d.Release),
 		Diff: hp.Diff, CreatedAt: time.Now().UTC(),
@@ -133,15 +139,19 @@ func (c *Client) PlanDown(ctx context.Context, d Down) (*scaling.Plan, error) {
 			g.Remedy = "the HPA is not part of the release: lower its minReplicas, or delete it, first"
 		}
 	}
-	plan.Guards = append(plan.Guards, g)
+	blast, _ := helmplan.BlastRadius(hp, nil)
+	plan.Guards = append(plan.Guards, g, blast)
 
-	current, _ := values.Int(rel.Computed, d.ValuePath)
+	current, _ := values.Int(hp.Current, d.ValuePath)
 	if hp.Changed() || live.Replicas != n {
 		plan.Steps = append(plan.Steps, scaling.Step{Action: "helm upgrade", Object: plan.Target, Field: d.ValuePath,
 			Before: strconv.FormatInt(current, 10), After: strconv.Itoa(int(n)), Note: setsNote(sets)})
 		if spec.PatchScale {
 			plan.Steps = append(plan.Steps, scaling.Step{Action: "scale subresource", Object: *ref, Field: "spec.replicas",
 				Before: strconv.Itoa(int(live.Replicas)), After: strconv.Itoa(int(n)), Note: "the chart leaves spec.replicas to the HPA, so the upgrade cannot set it"})
+		}
+		if s, ok := helmplan.ChartStep(plan.Target, hp); ok {
+			plan.Steps = append(plan.Steps, s)
 		}
 	} else {
 		plan.NoOp = true

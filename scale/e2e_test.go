@@ -57,7 +57,7 @@ func newRealEnv(t testing.TB, vals map[string]any) *realEnv {
 	defer cancel()
 	_, err = e.releases.Install(ctx, e.ns, release, testenv.ChartPath("ironflow"), vals, time.Minute)
 	require.NoError(t, err)
-	e.client, err = scale.New(e.cluster, scale.Options{Releases: e.releases})
+	e.client, err = scale.New(e.cluster, scale.Options{Releases: e.releases, Chart: scaling.ChartSource{Ref: testenv.ChartPath("ironflow")}})
 	require.NoError(t, err)
 	e.rec.Reset()
 	return e
@@ -117,7 +117,7 @@ func TestE2EReplicas3To5Verified(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, applied.Changed)
 	var observed []string
-	watcher, err := scale.New(e.cluster, scale.Options{Releases: e.releases, Progress: func(ev scaling.Event) {
+	watcher, err := scale.New(e.cluster, scale.Options{Releases: e.releases, Chart: scaling.ChartSource{Ref: testenv.ChartPath("ironflow")}, Progress: func(ev scaling.Event) {
 		if ev.Kind == scaling.CheckObserved {
 			observed = append(observed, ev.Check.Name+"="+ev.Check.Observed)
 		}

@@ -23,7 +23,10 @@ func ExampleClient_PlanReplicas() {
 		fmt.Println(err)
 		return
 	}
-	client, err := scale.New(&scaling.Cluster{Kube: kube}, scale.Options{Releases: releases})
+	// Helm's stored release keeps no subcharts: every upgrade takes the
+	// chart from its source, as `helm upgrade RELEASE CHART` does.
+	chart := scaling.ChartSource{Ref: "../examples/charts/ironflow"}
+	client, err := scale.New(&scaling.Cluster{Kube: kube}, scale.Options{Releases: releases, Chart: chart})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -50,6 +53,7 @@ func ExampleClient_PlanReplicas() {
 	// [pass] hpa
 	// [pass] quota
 	// [pass] connection-budget
+	// [pass] blast-radius
 	// changed: true <nil>
 	// applied again, changed: false <nil>
 }
@@ -63,7 +67,7 @@ func ExampleClient_Apply_blocked() {
 		fmt.Println(err)
 		return
 	}
-	client, _ := scale.New(&scaling.Cluster{Kube: kube}, scale.Options{Releases: releases})
+	client, _ := scale.New(&scaling.Cluster{Kube: kube}, scale.Options{Releases: releases, Chart: scaling.ChartSource{Ref: "../examples/charts/ironflow"}})
 	plan, _ := client.PlanReplicas(ctx, scale.Replicas{Namespace: "prod", Release: "ironflow", Replicas: 3})
 	_, err := client.Apply(ctx, plan)
 	var blocked *scaling.GuardBlockedError

@@ -36,7 +36,7 @@ func newFakeEnv(t *testing.T, vals map[string]any) *fakeEnv {
 	e := &fakeEnv{kube: kube, releases: scalingfake.NewReleases(kube)}
 	_, err := e.releases.Install(context.Background(), ns, release, chartPath(), vals)
 	require.NoError(t, err)
-	e.client, err = scale.New(&scaling.Cluster{Kube: e.kube}, scale.Options{Releases: e.releases})
+	e.client, err = scale.New(&scaling.Cluster{Kube: e.kube}, scale.Options{Releases: e.releases, Chart: scaling.ChartSource{Ref: chartPath()}})
 	require.NoError(t, err)
 	e.kube.ClearActions()
 	return e

@@ -48,6 +48,9 @@ type Replicas struct {
 	// reads the pool size from database.poolSize and max_connections from
 	// the release's CloudNativePG Cluster.
 	Budget ConnectionBudget `json:"budget,omitempty"`
+	// Chart is the chart source of the upgrade; zero means Options.Chart.
+	// The plan records the source it used, with the chart's digest.
+	Chart scaling.ChartSource `json:"chart,omitzero"`
 }
 
 func (r *Replicas) defaults() error {
@@ -117,10 +120,15 @@ func (c *Client) PlanReplicas(ctx context.Context, r Replicas) (*scaling.Plan, e
 	if r.Workload != nil {
 		return c.planWorkloadReplicas(ctx, r)
 	}
-	hp, err := helmplan.Plan(ctx, c.releases, r.Namespace, r.Release, []helmplan.Set{{Path: r.ValuePath, Value: int64(r.Replicas)}})
+	src, err := c.chartSource("Replicas.Chart", r.Chart)
 	if err != nil {
 		return nil, err
 	}
+	hp, err := helmplan.Plan(ctx, c.releases, r.Namespace, r.Release, src, []helmplan.Set{{Path: r.ValuePath, Value: int64(r.Replicas)}})
+	if err != nil {
+		return nil, err
+	}
+	r.Chart = hp.Chart
 	plan := &scaling.Plan{
 		Version:   scaling.PlanVersion,
 		Operation: OpReplicas,
@@ -162,7 +170,7 @@ func (c *Client) PlanReplicas(ctx context.Context, r Replicas) (*scaling.Plan, e
 	plan.Fingerprint[live.fingerprintKey()] = strconv.FormatInt(live.Generation, 10)
 	plan.Summary = fmt.Sprintf("Scale %s from %d to %d replicas through release %s (%s=%d).", ref, live.Replicas, r.Replicas, r.Release, r.ValuePath, r.Replicas)
 
-	plan.Guards = append(plan.Guards, clusteringGuard(r, hp.Release.Computed))
+	plan.Guards = append(plan.Guards, clusteringGuard(r, hp.Current))
 	hpa, err := c.hpaGuard(ctx, r, *ref)
 	if err != nil {
 		return nil, err
@@ -188,7 +196,7 @@ func (c *Client) PlanReplicas(ctx context.Context, r Replicas) (*scaling.Plan, e
 	}
 	plan.Guards = append(plan.Guards, quota, budgetGuard(r.Budget, r.Replicas, hp.Rendered.Computed, hp.After, liveCluster, strategy))
 
-	current, _ := values.Int(hp.Release.Computed, r.ValuePath)
+	current, _ := values.Int(hp.Current, r.ValuePath)
 	if hp.Changed() || live.Replicas != r.Replicas {
 		plan.Steps = []scaling.Step{
 			{Action: "helm upgrade", Object: plan.Target, Field: r.ValuePath, Before: strconv.FormatInt(current, 10), After: strconv.Itoa(int(r.Replicas)),
@@ -203,6 +211,11 @@ func (c *Client) PlanReplicas(ctx context.Context, r Replicas) (*scaling.Plan, e
 }
 
 func (c *Client) finishReplicasPlan(plan *scaling.Plan, r Replicas, hp *helmplan.Result, ref scaling.ObjectRef) (*scaling.Plan, error) {
+	blast, _ := helmplan.BlastRadius(hp, nil)
+	plan.Guards = append(plan.Guards, blast)
+	if s, ok := helmplan.ChartStep(plan.Target, hp); ok && !plan.NoOp {
+		plan.Steps = append(plan.Steps, s)
+	}
 	spec, err := planspec.Encode(replicasSpec{Request: r, Revision: hp.Release.Revision, Values: hp.Values, Workload: ref})
 	if err != nil {
 		return nil, err
@@ -218,7 +231,7 @@ func (c *Client) drivenWorkload(ctx context.Context, r Replicas, hp *helmplan.Re
 	if err := values.Set(probe, r.ValuePath, int64(probeReplicas)); err != nil {
 		return nil, &scaling.InvalidInputError{Field: "Replicas.ValuePath", Value: r.ValuePath, Reason: err.Error()}
 	}
-	rendered, err := c.releases.Render(ctx, r.Namespace, r.Release, hp.Release.Revision, probe)
+	rendered, err := c.releases.Render(ctx, r.Namespace, r.Release, hp.Release.Revision, hp.Chart, probe)
 	if err != nil {
 		return nil, err
 	}
@@ -315,7 +328,7 @@ func (c *Client) applyReplicas(ctx context.Context, plan *scaling.Plan, spec *re
 		helmplan.FingerprintKey(r.Namespace, r.Release): helmplan.Revision(rel.Revision),
 		live.fingerprintKey():                           strconv.FormatInt(live.Generation, 10),
 	}
-	res, err := c.upgrade(ctx, plan, rel, spec.Revision, spec.Values, fp, live.Replicas == r.Replicas)
+	res, err := c.upgrade(ctx, plan, rel, spec.Revision, r.Chart, spec.Values, fp, live.Replicas == r.Replicas)
 	if err != nil || !res.Changed {
 		return res, err
 	}

@@ -58,7 +58,7 @@ func TestApplyReplicasThenReapplyIsNoOp(t *testing.T) {
 	require.NoError(t, err)
 
 	var events []scaling.Event
-	client, err := scale.New(&scaling.Cluster{Kube: e.kube}, scale.Options{Releases: e.releases, Progress: func(ev scaling.Event) { events = append(events, ev) }})
+	client, err := scale.New(&scaling.Cluster{Kube: e.kube}, scale.Options{Releases: e.releases, Chart: scaling.ChartSource{Ref: chartPath()}, Progress: func(ev scaling.Event) { events = append(events, ev) }})
 	require.NoError(t, err)
 	applied, err := client.Apply(ctx, stored)
 	require.NoError(t, err)

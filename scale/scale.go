@@ -34,6 +34,12 @@ type Options struct {
 	Progress scaling.Progress
 	// VerifyTimeout bounds Verify when ctx has no deadline.
 	VerifyTimeout time.Duration
+	// Chart is where every Helm write takes the chart from, as `helm
+	// upgrade RELEASE CHART` does; a request's own Chart overrides it. The
+	// zero value reuses the chart stored with the release, which Helm allows
+	// only for a chart without subcharts (its record keeps none): a release
+	// with dependencies and no source is a *scaling.ChartSourceRequiredError.
+	Chart scaling.ChartSource
 }
 
 // Client runs the scale operations against one cluster. It is safe for
@@ -54,6 +60,9 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 	}
 	if opts.VerifyTimeout == 0 {
 		opts.VerifyTimeout = DefaultVerifyTimeout
+	}
+	if err := opts.Chart.Validate("Options.Chart"); err != nil {
+		return nil, err
 	}
 	rels := opts.Releases
 	if rels == nil {
@@ -121,4 +130,13 @@ func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verif
 		return c.verifyReplicas(ctx, plan, spec.Replicas)
 	}
 	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a scale operation"}
+}
+
+// chartSource is the chart a request's Helm write takes: its own, else the
+// client's.
+func (c *Client) chartSource(field string, req scaling.ChartSource) (scaling.ChartSource, error) {
+	if err := req.Validate(field); err != nil {
+		return scaling.ChartSource{}, err
+	}
+	return req.Or(c.opts.Chart), nil
 }

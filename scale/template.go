@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -67,6 +68,8 @@ type Template struct {
 	Namespace string `json:"namespace"`
 	Release   string `json:"release"`
 	To        Preset `json:"to"`
+	// Chart is the chart source of the upgrade; zero means Options.Chart.
+	Chart scaling.ChartSource `json:"chart,omitzero"`
 }
 
 func (p Preset) validate() error {
@@ -145,18 +148,28 @@ func (c *Client) PlanTemplate(ctx context.Context, t Template) (*scaling.Plan, e
 	if err != nil {
 		return nil, err
 	}
-	hp, err := helmplan.PlanFrom(ctx, c.releases, rel, sets)
+	src, err := c.chartSource("Template.Chart", t.Chart)
 	if err != nil {
 		return nil, err
 	}
+	hp, err := helmplan.PlanFrom(ctx, c.releases, rel, src, sets)
+	if err != nil {
+		return nil, err
+	}
+	t.Chart = hp.Chart
 	plan := &scaling.Plan{
 		Version: scaling.PlanVersion, Operation: OpTemplate, Target: helmplan.Ref(t.Namespace, t.Release),
 		Diff: hp.Diff, CreatedAt: time.Now().UTC(),
 		Summary:     fmt.Sprintf("Move release %s/%s to the %s template.", t.Namespace, t.Release, t.To.Name),
 		Fingerprint: scaling.Fingerprint{helmplan.FingerprintKey(t.Namespace, t.Release): helmplan.Revision(rel.Revision)},
 	}
-	plan.Guards = append(plan.Guards, dataGuards(rel.Computed, t.To)...)
-	plan.Steps = valueSteps(plan.Target, sets, rel.Computed, hp.Rendered.Computed)
+	blast, _ := helmplan.BlastRadius(hp, templateRemoves)
+	plan.Guards = append(plan.Guards, dataGuards(hp.Current, t.To)...)
+	plan.Guards = append(plan.Guards, blast)
+	plan.Steps = valueSteps(plan.Target, sets, hp.Current, hp.Rendered.Computed)
+	if s, ok := helmplan.ChartStep(plan.Target, hp); ok {
+		plan.Steps = append(plan.Steps, s)
+	}
 	spec := templateSpec{Request: t, Revision: rel.Revision, Values: hp.Values}
 	if a := t.To.Autoscaling; a != nil {
 		expected, ref, ok := renderedHPA(hp.After)
@@ -192,6 +205,23 @@ func (c *Client) PlanTemplate(ctx context.Context, t Template) (*scaling.Plan, e
 		return nil, err
 	}
 	return plan, nil
+}
+
+// templateRemoves are the deletions a move between presets sets out to
+// make: the parts a smaller preset turns off (its HPA, disruption budgets,
+// the peers Service of clustering, the PgBouncer Pooler). The NATS servers
+// and PostgreSQL instances themselves are the data guards' business.
+func templateRemoves(d helmplan.Damage) bool {
+	if d.Action != "delete" {
+		return false
+	}
+	switch d.Object.Kind {
+	case "HorizontalPodAutoscaler", "PodDisruptionBudget", "Pooler":
+		return true
+	case "Service":
+		return strings.HasSuffix(d.Object.Name, "-peers")
+	}
+	return false
 }
 
 // dataGuards refuse to drop NATS servers or PostgreSQL instances through a
@@ -238,5 +268,5 @@ func (c *Client) applyTemplate(ctx context.Context, plan *scaling.Plan, spec *te
 			fp[w.fingerprintKey()] = strconv.FormatInt(w.Generation, 10)
 		}
 	}
-	return c.upgrade(ctx, plan, rel, spec.Revision, spec.Values, fp, true)
+	return c.upgrade(ctx, plan, rel, spec.Revision, t.Chart, spec.Values, fp, true)
 }

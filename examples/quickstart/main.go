@@ -38,8 +38,12 @@ func main() {
 		namespace  = flag.String("namespace", "demo", "namespace of the release")
 		release    = flag.String("release", "ironflow", "Helm release to scale")
 		replicas   = flag.Int("replicas", 5, "target replica count")
+		chart      scaling.ChartSource
 		n          natsOptions
 	)
+	flag.StringVar(&chart.Ref, "chart", "", "chart of every upgrade, as helm upgrade takes it: a folder, an archive, oci://..., or a name in -chart-repo (default: the embedded reference chart; with -kubeconfig, the release's stored chart, which only a chart without subcharts allows)")
+	flag.StringVar(&chart.RepoURL, "chart-repo", "", "chart repository URL (helm upgrade --repo)")
+	flag.StringVar(&chart.Version, "chart-version", "", "chart version (helm upgrade --version)")
 	flag.StringVar(&n.URL, "nats-url", "", "NATS URL of the release's cluster (with -kubeconfig)")
 	flag.StringVar(&n.SystemUser, "nats-sys-user", "sys", "system account user")
 	flag.StringVar(&n.SystemPassword, "nats-sys-password", "", "system account password")
@@ -47,13 +51,16 @@ func main() {
 	flag.StringVar(&n.AccountUser, "nats-user", "", "user in that account")
 	flag.StringVar(&n.AccountPassword, "nats-password", "", "its password")
 	flag.Parse()
-	if err := run(*kubeconfig, *kubeCtx, *namespace, *release, int32(*replicas), n); err != nil {
+	if *kubeconfig == "" && chart.IsZero() {
+		chart.Ref = testenv.ChartPath("ironflow")
+	}
+	if err := run(*kubeconfig, *kubeCtx, *namespace, *release, int32(*replicas), chart, n); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run(kubeconfig, kubeCtx, namespace, release string, replicas int32, natsOpts natsOptions) error {
+func run(kubeconfig, kubeCtx, namespace, release string, replicas int32, chart scaling.ChartSource, natsOpts natsOptions) error {
 	embedded := kubeconfig == ""
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
@@ -88,7 +95,7 @@ func run(kubeconfig, kubeCtx, namespace, release string, replicas int32, natsOpt
 			fmt.Printf("  .. %s: %s\n", e.Check.Name, e.Check.Observed)
 		}
 	}
-	client, err := scale.New(cluster, scale.Options{Progress: progress})
+	client, err := scale.New(cluster, scale.Options{Progress: progress, Chart: chart})
 	if err != nil {
 		return err
 	}
@@ -98,7 +105,7 @@ func run(kubeconfig, kubeCtx, namespace, release string, replicas int32, natsOpt
 		return err
 	}
 	if embedded || natsOpts.URL != "" {
-		if err := runNATS(ctx, cluster, namespace, release, natsOpts, progress); err != nil {
+		if err := runNATS(ctx, cluster, namespace, release, chart, natsOpts, progress); err != nil {
 			return fmt.Errorf("nats: %w", err)
 		}
 	}

@@ -30,7 +30,7 @@ type natsOptions struct {
 // an R5 stream and R1 streams on the leaving servers, the second lowers and
 // evacuates them first, then removes one server at a time. Last, the
 // volumes grow from 20Gi to 30Gi ("Increasing JetStream PVC size").
-func runNATS(ctx context.Context, cluster *scaling.Cluster, namespace, release string, o natsOptions, progress scaling.Progress) error {
+func runNATS(ctx context.Context, cluster *scaling.Cluster, namespace, release string, chart scaling.ChartSource, o natsOptions, progress scaling.Progress) error {
 	sts := release + "-nats"
 	if strings.Contains(release, "nats") {
 		sts = release
@@ -63,7 +63,7 @@ func runNATS(ctx context.Context, cluster *scaling.Cluster, namespace, release s
 		return err
 	}
 	defer app.Close()
-	client, err := nats.New(cluster, nats.Options{System: sys, Accounts: map[string]*natsgo.Conn{o.Account: app}, Progress: progress})
+	client, err := nats.New(cluster, nats.Options{System: sys, Accounts: map[string]*natsgo.Conn{o.Account: app}, Progress: progress, Chart: chart})
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ func install(t *testing.T) *fake.Releases {
 
 func TestPlanKeepsOtherValuesAndDiffs(t *testing.T) {
 	r := install(t)
-	res, err := helmplan.Plan(context.Background(), r, "prod", "web", []helmplan.Set{{Path: "replicaCount", Value: int64(5)}})
+	res, err := helmplan.Plan(context.Background(), r, "prod", "web", chartSource, []helmplan.Set{{Path: "replicaCount", Value: int64(5)}})
 	require.NoError(t, err)
 	assert.True(t, res.Changed())
 	assert.Equal(t, "v7", res.Values["image"].(map[string]any)["tag"], "--reuse-values semantics: other user values stay")
@@ -32,7 +32,7 @@ func TestPlanKeepsOtherValuesAndDiffs(t *testing.T) {
 	assert.Contains(t, res.Diff, "prod, web-ironflow, Deployment (apps/v1) changed:")
 	assert.Equal(t, "HelmRelease/prod/web revision", helmplan.FingerprintKey("prod", "web"))
 
-	same, err := helmplan.Plan(context.Background(), r, "prod", "web", []helmplan.Set{{Path: "replicaCount", Value: int64(3)}})
+	same, err := helmplan.Plan(context.Background(), r, "prod", "web", chartSource, []helmplan.Set{{Path: "replicaCount", Value: int64(3)}})
 	require.NoError(t, err)
 	assert.False(t, same.Changed())
 	assert.Empty(t, same.Diff)
@@ -40,11 +40,13 @@ func TestPlanKeepsOtherValuesAndDiffs(t *testing.T) {
 
 func TestPlanRefusals(t *testing.T) {
 	r := install(t)
-	_, err := helmplan.Plan(context.Background(), r, "prod", "web", []helmplan.Set{{Path: "replicaCount.sub", Value: 1}})
+	_, err := helmplan.Plan(context.Background(), r, "prod", "web", chartSource, []helmplan.Set{{Path: "replicaCount.sub", Value: 1}})
 	assert.ErrorIs(t, err, scaling.ErrInvalidInput, "a path through a number")
 	require.NoError(t, r.SetStatus("prod", "web", "pending-install"))
-	_, err = helmplan.Plan(context.Background(), r, "prod", "web", nil)
+	_, err = helmplan.Plan(context.Background(), r, "prod", "web", chartSource, nil)
 	assert.ErrorIs(t, err, scaling.ErrReleasePending)
-	_, err = helmplan.Plan(context.Background(), r, "prod", "nope", nil)
+	_, err = helmplan.Plan(context.Background(), r, "prod", "nope", chartSource, nil)
 	assert.ErrorIs(t, err, scaling.ErrNotFound)
 }
+
+var chartSource = scaling.ChartSource{Ref: "../../examples/charts/ironflow"}

@@ -4,11 +4,13 @@
 package helmrelease
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,13 +19,14 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v3/pkg/cli"
 	helmkube "helm.sh/helm/v3/pkg/kube"
 	kubefake "helm.sh/helm/v3/pkg/kube/fake"
+	"helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/release"
-	"helm.sh/helm/v3/pkg/releaseutil"
 	"helm.sh/helm/v3/pkg/storage"
 	"helm.sh/helm/v3/pkg/storage/driver"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -34,42 +37,56 @@ import (
 // Client implements scaling.Releases.
 type Client struct {
 	config func(namespace string) (*action.Configuration, error)
+	// capabilities are what the templates see as .Capabilities: the
+	// cluster's version and API versions, read once per Client (Helm reads
+	// them again on every upgrade).
+	capabilities func() (*chartutil.Capabilities, error)
+	settings     *cli.EnvSettings
+
+	regOnce sync.Once
+	reg     *registry.Client
+	regErr  error
 }
 
 var _ scaling.Releases = (*Client)(nil)
 
 // New returns a Client for a real cluster. Release history is read from and
 // written to Secrets through kube (Helm's default storage), and objects are
-// applied through cfg.
+// applied through cfg. Chart repositories and OCI registries are reached
+// with Helm's own settings ($HELM_REPOSITORY_CACHE, $HELM_REGISTRY_CONFIG, ...).
 func New(cfg *rest.Config, kube kubernetes.Interface) *Client {
 	var (
 		mu      sync.Mutex
 		getters = map[string]*restGetter{}
 	)
-	return &Client{config: func(ns string) (*action.Configuration, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		g, ok := getters[ns]
-		if !ok {
-			var err error
-			if g, err = newRESTGetter(cfg, ns); err != nil {
-				return nil, fmt.Errorf("helm: %w", err)
+	return &Client{
+		settings:     cli.New(),
+		capabilities: onceCapabilities(kube.Discovery()),
+		config: func(ns string) (*action.Configuration, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			g, ok := getters[ns]
+			if !ok {
+				var err error
+				if g, err = newRESTGetter(cfg, ns); err != nil {
+					return nil, fmt.Errorf("helm: %w", err)
+				}
+				getters[ns] = g
 			}
-			getters[ns] = g
-		}
-		kc := helmkube.New(g)
-		kc.Namespace = ns
-		kc.Log = discard
-		d := driver.NewSecrets(kube.CoreV1().Secrets(ns))
-		d.Log = discard
-		return &action.Configuration{
-			RESTClientGetter: g,
-			KubeClient:       kc,
-			Releases:         storage.Init(d),
-			Log:              discard,
-			HookOutputFunc:   func(_, _, _ string) io.Writer { return io.Discard },
-		}, nil
-	}}
+			kc := helmkube.New(g)
+			kc.Namespace = ns
+			kc.Log = discard
+			d := driver.NewSecrets(kube.CoreV1().Secrets(ns))
+			d.Log = discard
+			return &action.Configuration{
+				RESTClientGetter: g,
+				KubeClient:       kc,
+				Releases:         storage.Init(d),
+				Log:              discard,
+				HookOutputFunc:   func(_, _, _ string) io.Writer { return io.Discard },
+			}, nil
+		},
+	}
 }
 
 // NewMemory returns a Client whose releases live in memory and whose object
@@ -78,16 +95,56 @@ func New(cfg *rest.Config, kube kubernetes.Interface) *Client {
 func NewMemory() *Client {
 	mem := driver.NewMemory()
 	store := storage.Init(mem)
-	return &Client{config: func(ns string) (*action.Configuration, error) {
-		mem.SetNamespace(ns)
-		return &action.Configuration{
-			Releases:       store,
-			KubeClient:     &kubefake.FailingKubeClient{PrintingKubeClient: kubefake.PrintingKubeClient{Out: io.Discard}},
-			Capabilities:   chartutil.DefaultCapabilities,
-			Log:            discard,
-			HookOutputFunc: func(_, _, _ string) io.Writer { return io.Discard },
-		}, nil
-	}}
+	var mu sync.Mutex
+	return &Client{
+		settings:     cli.New(),
+		capabilities: func() (*chartutil.Capabilities, error) { return chartutil.DefaultCapabilities, nil },
+		config: func(ns string) (*action.Configuration, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			mem.SetNamespace(ns)
+			return &action.Configuration{
+				Releases:       store,
+				KubeClient:     &kubefake.FailingKubeClient{PrintingKubeClient: kubefake.PrintingKubeClient{Out: io.Discard}},
+				Capabilities:   chartutil.DefaultCapabilities,
+				Log:            discard,
+				HookOutputFunc: func(_, _, _ string) io.Writer { return io.Discard },
+			}, nil
+		},
+	}
+}
+
+// onceCapabilities reads the cluster's capabilities the way Helm's
+// Configuration.getCapabilities does, once; a failed read is retried on the
+// next call.
+func onceCapabilities(dc discovery.DiscoveryInterface) func() (*chartutil.Capabilities, error) {
+	var (
+		mu   sync.Mutex
+		caps *chartutil.Capabilities
+	)
+	return func() (*chartutil.Capabilities, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if caps != nil {
+			return caps, nil
+		}
+		kv, err := dc.ServerVersion()
+		if err != nil {
+			return nil, fmt.Errorf("helm: reading the server version: %w", err)
+		}
+		// Like Helm, an orphaned API service (a group whose discovery
+		// fails) does not stop the other groups from being listed.
+		apiVersions, err := action.GetVersionSet(dc)
+		if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
+			return nil, fmt.Errorf("helm: reading the API versions: %w", err)
+		}
+		caps = &chartutil.Capabilities{
+			APIVersions: apiVersions,
+			KubeVersion: chartutil.KubeVersion{Version: kv.GitVersion, Major: kv.Major, Minor: kv.Minor},
+			HelmVersion: chartutil.DefaultCapabilities.HelmVersion,
+		}
+		return caps, nil
+	}
 }
 
 func discard(string, ...any) {}
@@ -105,68 +162,162 @@ func (c *Client) Last(_ context.Context, namespace, name string) (*scaling.Relea
 	return convert(rel)
 }
 
-// Render implements scaling.Releases. It renders the way `helm upgrade`
-// does (same value coalescing, same manifest order, hooks left out) but with
-// Helm's default capabilities, so it sends no request to the cluster.
-func (c *Client) Render(_ context.Context, namespace, name string, revision int, vals map[string]any) (*scaling.Release, error) {
-	_, prev, err := c.revision(namespace, name, revision)
+// Render implements scaling.Releases with Helm's own upgrade code in
+// client-side dry-run mode: the same dependency processing, schema
+// validation, value coalescing, manifest order and hook split as the real
+// upgrade, with the cluster's capabilities, and no object sent anywhere.
+func (c *Client) Render(ctx context.Context, namespace, name string, revision int, src scaling.ChartSource, vals map[string]any) (*scaling.Release, error) {
+	cfg, prev, err := c.revision(namespace, name, revision)
 	if err != nil {
 		return nil, err
 	}
-	ch := prev.Chart
-	opts := chartutil.ReleaseOptions{Name: name, Namespace: namespace, Revision: revision + 1, IsUpgrade: true}
-	renderValues, err := chartutil.ToRenderValues(ch, vals, opts, chartutil.DefaultCapabilities)
+	ch, digest, err := c.load(namespace, name, src, prev)
 	if err != nil {
-		return nil, fmt.Errorf("helm: values for %s/%s: %w", namespace, name, err)
+		return nil, err
 	}
-	files, err := engine.Render(ch, renderValues)
+	caps, err := c.capabilities()
+	if err != nil {
+		return nil, err
+	}
+	dry := &action.Configuration{
+		Releases:       cfg.Releases,
+		KubeClient:     &kubefake.PrintingKubeClient{Out: io.Discard},
+		Capabilities:   caps,
+		Log:            discard,
+		HookOutputFunc: func(_, _, _ string) io.Writer { return io.Discard },
+	}
+	up := action.NewUpgrade(dry)
+	up.Namespace = namespace
+	up.ResetValues = true
+	up.DryRun = true
+	up.DryRunOption = "client"
+	rel, err := up.RunWithContext(ctx, name, ch, values.Copy(vals))
 	if err != nil {
 		return nil, fmt.Errorf("helm: rendering %s/%s: %w", namespace, name, err)
 	}
-	for name := range files {
-		// Helm renders NOTES.txt for people and never applies it.
-		if strings.HasSuffix(name, "NOTES.txt") {
-			delete(files, name)
-		}
-	}
-	_, manifests, err := releaseutil.SortManifests(files, chartutil.DefaultVersionSet, releaseutil.InstallOrder)
-	if err != nil {
-		return nil, fmt.Errorf("helm: sorting manifests of %s/%s: %w", namespace, name, err)
-	}
-	var b bytes.Buffer
-	for _, m := range manifests {
-		fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", m.Name, m.Content)
-	}
-	computed, err := chartutil.CoalesceValues(ch, vals)
+	out, err := convert(rel)
 	if err != nil {
 		return nil, err
 	}
-	return &scaling.Release{
-		Name: name, Namespace: namespace, Status: "rendered",
-		Chart: ch.Metadata.Name, ChartVersion: ch.Metadata.Version,
-		Values: values.Copy(vals), Computed: computed, Manifest: b.String(),
-	}, nil
+	out.Revision, out.Status, out.ChartDigest = 0, "rendered", digest
+	return out, nil
 }
 
 // Upgrade implements scaling.Releases with ResetValues: values are the
 // complete user values, and nothing is merged from earlier revisions.
-func (c *Client) Upgrade(ctx context.Context, namespace, name string, revision int, vals map[string]any) (*scaling.Release, error) {
+func (c *Client) Upgrade(ctx context.Context, namespace, name string, revision int, src scaling.ChartSource, vals map[string]any) (*scaling.Release, error) {
 	cfg, prev, err := c.revision(namespace, name, revision)
 	if err != nil {
+		return nil, err
+	}
+	ch, _, err := c.load(namespace, name, src, prev)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Capabilities, err = c.capabilities(); err != nil {
 		return nil, err
 	}
 	up := action.NewUpgrade(cfg)
 	up.Namespace = namespace
 	up.ResetValues = true
 	up.MaxHistory = 10
-	// Helm mutates the chart it is given; the memory driver hands out the
-	// stored release's own chart pointer.
-	ch := copyChart(prev.Chart)
 	rel, err := up.RunWithContext(ctx, name, ch, values.Copy(vals))
 	if err != nil {
 		return nil, fmt.Errorf("helm upgrade %s/%s: %w", namespace, name, err)
 	}
 	return convert(rel)
+}
+
+// load returns a chart to render or upgrade with, loaded fresh on every
+// call (Helm's dependency processing edits the chart it is given), and its
+// content digest. The zero source is the chart stored with prev, refused
+// when that chart declares dependencies: Helm's release record keeps the
+// list in Chart.yaml but not the subcharts themselves.
+func (c *Client) load(namespace, name string, src scaling.ChartSource, prev *release.Release) (*chart.Chart, string, error) {
+	if err := src.Validate("ChartSource"); err != nil {
+		return nil, "", err
+	}
+	if src.IsZero() {
+		if deps := dependencyNames(prev.Chart); len(deps) > 0 {
+			return nil, "", &scaling.ChartSourceRequiredError{Namespace: namespace, Release: name, Chart: chartID(prev.Chart), Dependencies: deps}
+		}
+		return copyChart(prev.Chart), "", nil
+	}
+	path, err := c.locate(src)
+	if err != nil {
+		return nil, "", &scaling.ChartLoadError{Source: src, Err: err}
+	}
+	ch, err := loader.Load(path)
+	if err != nil {
+		return nil, "", &scaling.ChartLoadError{Source: src, Err: err}
+	}
+	if deployed, source := chartID(prev.Chart), chartID(ch); deployed != source && !src.Upgrade {
+		return nil, "", &scaling.ChartMismatchError{Namespace: namespace, Release: name, Deployed: deployed, Source: source}
+	}
+	digest := Digest(ch)
+	if src.Digest != "" && src.Digest != digest {
+		return nil, "", &scaling.ChartChangedError{Source: src, Planned: src.Digest, Current: digest}
+	}
+	return ch, digest, nil
+}
+
+// locate turns a source into a local chart folder or archive with Helm's
+// own lookup (`helm upgrade`'s CHART argument with --repo and --version):
+// repository and OCI charts are downloaded into Helm's repository cache.
+func (c *Client) locate(src scaling.ChartSource) (string, error) {
+	opts := action.ChartPathOptions{RepoURL: src.RepoURL, Version: src.Version}
+	up := action.NewUpgrade(&action.Configuration{})
+	up.ChartPathOptions = opts
+	if registry.IsOCI(src.Ref) {
+		rc, err := c.registry()
+		if err != nil {
+			return "", err
+		}
+		up.SetRegistryClient(rc)
+	}
+	return up.ChartPathOptions.LocateChart(src.Ref, c.settings)
+}
+
+func (c *Client) registry() (*registry.Client, error) {
+	c.regOnce.Do(func() {
+		c.reg, c.regErr = registry.NewClient(registry.ClientOptWriter(io.Discard), registry.ClientOptCredentialsFile(c.settings.RegistryConfig))
+	})
+	return c.reg, c.regErr
+}
+
+// Digest is the sha256 of a loaded chart's files (subcharts included), in
+// name order: two loads of the same content give the same digest.
+func Digest(ch *chart.Chart) string {
+	files := slices.Clone(ch.Raw)
+	slices.SortFunc(files, func(a, b *chart.File) int { return strings.Compare(a.Name, b.Name) })
+	h := sha256.New()
+	for _, f := range files {
+		fmt.Fprintf(h, "%d:%s\n%d:", len(f.Name), f.Name, len(f.Data))
+		h.Write(f.Data)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+func dependencyNames(ch *chart.Chart) []string {
+	if ch == nil || ch.Metadata == nil {
+		return nil
+	}
+	out := make([]string, 0, len(ch.Metadata.Dependencies))
+	for _, d := range ch.Metadata.Dependencies {
+		n := d.Name
+		if d.Alias != "" {
+			n = d.Alias
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func chartID(ch *chart.Chart) string {
+	if ch == nil || ch.Metadata == nil {
+		return "(unknown)"
+	}
+	return ch.Metadata.Name + "-" + ch.Metadata.Version
 }
 
 // Install installs a chart from a folder or archive. It is not part of
@@ -245,6 +396,7 @@ func convert(rel *release.Release) (*scaling.Release, error) {
 	}
 	if rel.Chart != nil && rel.Chart.Metadata != nil {
 		out.Chart, out.ChartVersion = rel.Chart.Metadata.Name, rel.Chart.Metadata.Version
+		out.Dependencies = dependencyNames(rel.Chart)
 	}
 	return out, nil
 }

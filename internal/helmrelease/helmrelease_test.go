@@ -28,7 +28,7 @@ func TestRenderMatchesWhatHelmInstalls(t *testing.T) {
 	assert.EqualValues(t, 3, installed.Computed["replicaCount"])
 	assert.Equal(t, "ironflow", installed.Chart)
 
-	rendered, err := c.Render(ctx, "demo", "web", 1, vals)
+	rendered, err := c.Render(ctx, "demo", "web", 1, source(), vals)
 	require.NoError(t, err)
 	assert.Equal(t, installed.Manifest, rendered.Manifest, "the plan's render is what Helm applies")
 	assert.NotContains(t, rendered.Manifest, "NOTES.txt")
@@ -44,7 +44,7 @@ func TestUpgradeUsesExactlyTheGivenValues(t *testing.T) {
 	_, err := c.Install(ctx, "demo", "web", chartDir(), map[string]any{"replicaCount": 3, "image": map[string]any{"tag": "v1"}}, 0)
 	require.NoError(t, err)
 	given := map[string]any{"replicaCount": 5}
-	up, err := c.Upgrade(ctx, "demo", "web", 1, given)
+	up, err := c.Upgrade(ctx, "demo", "web", 1, source(), given)
 	require.NoError(t, err)
 	assert.Equal(t, 2, up.Revision)
 	assert.Equal(t, map[string]any{"replicaCount": float64(5)}, normalised(t, up.Values), "no value of revision 1 is merged in")
@@ -59,7 +59,7 @@ func TestMissingAndPendingReleases(t *testing.T) {
 	ctx := context.Background()
 	_, err := c.Last(ctx, "demo", "nope")
 	assert.ErrorIs(t, err, scaling.ErrNotFound)
-	_, err = c.Render(ctx, "demo", "nope", 1, nil)
+	_, err = c.Render(ctx, "demo", "nope", 1, source(), nil)
 	assert.ErrorIs(t, err, scaling.ErrNotFound)
 	_, err = c.Install(ctx, "demo", "web", chartDir(), nil, 0)
 	require.NoError(t, err)
@@ -85,3 +85,5 @@ func normalised(t *testing.T, v map[string]any) map[string]any {
 	}
 	return out
 }
+
+func source() scaling.ChartSource { return scaling.ChartSource{Ref: chartDir()} }
