@@ -189,3 +189,34 @@ func TestDecideExpandShrinkNoOpAndResync(t *testing.T) {
 	require.NotNil(t, d.findings.Unreplicated)
 	assert.Contains(t, d.findings.Unreplicated.Error(), "no peer to resync")
 }
+
+// TestDecideConfigRoll: a chart that rolls every server on a nats.conf
+// change (checksum/config) rolls them on each resize step, the leaving
+// server already offline: from 7 to 4 the meta group keeps a majority
+// (5 peers, 3 answer), to 3 it does not (4 peers, 2 answer), so that plan
+// is blocked with the numbers. The reloader (no checksum) passes.
+func TestDecideConfigRoll(t *testing.T) {
+	rolling := func(size int) *liveState {
+		st := state(size, "2.15.2")
+		st.sts = &appsv1.StatefulSet{Spec: appsv1.StatefulSetSpec{Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{"checksum/config": "abc"}}}}}
+		return st
+	}
+	d := decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 3}, rolling(5))
+	assert.Equal(t, scaling.Block, outcome(d, GuardConfigRoll))
+	require.NotNil(t, d.findings.Roll)
+	assert.Equal(t, ConfigRollError{From: 5, To: 3, Members: 4}, *d.findings.Roll)
+	assert.Contains(t, d.findings.Roll.Error(), "with 4 meta peers, one leaving and one restarting, 2 of 4 answer, below the quorum of 3")
+	var roll *ConfigRollError
+	require.ErrorAs(t, (&scaling.GuardBlockedError{Causes: d.findings.errors()}), &roll)
+	assert.ErrorIs(t, roll, ErrConfigRoll)
+
+	d = decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 4}, rolling(7))
+	assert.Equal(t, scaling.Warn, outcome(d, GuardConfigRoll), "7 -> 4: every step keeps 3 of 5 or better")
+	assert.Nil(t, d.findings.Roll)
+
+	d = decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 5}, rolling(3))
+	assert.Equal(t, scaling.Warn, outcome(d, GuardConfigRoll), "a scale-up rolls 3 servers one at a time: 2 of 3 answer")
+
+	d = decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 3}, state(5, "2.15.2"))
+	assert.Equal(t, scaling.Outcome(""), outcome(d, GuardConfigRoll), "with the reloader no server restarts")
+}

@@ -22,7 +22,26 @@ var (
 	// ErrNoAccountConnection: a stream's replicas must change, and Options.Accounts
 	// has no connection for its account.
 	ErrNoAccountConnection = errors.New("nats: no connection for a stream's account")
+	// ErrConfigRoll: the chart would roll every server on each resize step,
+	// and the meta group would lose its quorum doing so.
+	ErrConfigRoll = errors.New("nats: resizing would roll the servers into a lost quorum")
 )
+
+// ConfigRollError: the chart rolls every server on each nats.conf change
+// (checksum/config) and a resize step's roll would leave the meta group
+// without a quorum: with Members peers, one leaving and one restarting, the
+// rest are not a majority.
+type ConfigRollError struct {
+	From, To, Members int
+}
+
+func (e *ConfigRollError) Error() string {
+	return fmt.Sprintf("nats: resizing %d -> %d servers changes nats.conf (the routes) at every step, and this chart rolls every server on a config change: with %d meta peers, one leaving and one restarting, %d of %d answer, below the quorum of %d",
+		e.From, e.To, e.Members, e.Members-2, e.Members, e.Members/2+1)
+}
+
+// Is reports ErrConfigRoll.
+func (e *ConfigRollError) Is(target error) bool { return target == ErrConfigRoll }
 
 // StreamRef names one stream and its replicas.
 type StreamRef struct {
@@ -177,6 +196,7 @@ type findings struct {
 	NotExpandable *NotExpandableError `json:"notExpandable,omitempty"`
 	Unreplicated  *UnreplicatedError  `json:"unreplicated,omitempty"`
 
+	Roll  *ConfigRollError          `json:"roll,omitempty"`
 	Blast *scaling.BlastRadiusError `json:"blast,omitempty"`
 }
 
@@ -205,6 +225,9 @@ func (f findings) errors() []error {
 	}
 	if f.Unreplicated != nil {
 		out = append(out, f.Unreplicated)
+	}
+	if f.Roll != nil {
+		out = append(out, f.Roll)
 	}
 	if f.Blast != nil {
 		out = append(out, f.Blast)
@@ -235,6 +258,17 @@ type WaitError struct {
 	Err  error
 }
 
-func (e *WaitError) Error() string { return fmt.Sprintf("nats: waiting for %s: %v", e.What, e.Err) }
+func (e *WaitError) Error() string {
+	msg := fmt.Sprintf("nats: waiting for %s: %v", e.What, e.Err)
+	if r := e.Last; r != nil {
+		// What the cluster looked like last: the reason a wait never ended.
+		peers := make([]string, 0, len(r.Meta.Peers))
+		for _, p := range r.Meta.Peers {
+			peers = append(peers, p.Name+" "+p.state())
+		}
+		msg += fmt.Sprintf(" (last seen: meta leader %s, size %d, peers [%s], %d servers answering)", orDash(r.Meta.Leader), r.Meta.Size, strings.Join(peers, ", "), len(r.Servers))
+	}
+	return msg
+}
 
 func (e *WaitError) Unwrap() error { return e.Err }

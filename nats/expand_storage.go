@@ -168,7 +168,7 @@ type volumeState struct {
 	expandable bool
 }
 
-func (c *Client) readVolumes(ctx context.Context, t target) (*volumeState, error) {
+func (c *Client) readVolumes(ctx context.Context, t *target) (*volumeState, error) {
 	st, err := c.readState(ctx, t, true)
 	if err != nil {
 		return nil, err
@@ -185,10 +185,10 @@ func (c *Client) readVolumes(ctx context.Context, t target) (*volumeState, error
 		class = *tmpl.Spec.StorageClassName
 	}
 	for i := range int(deref(st.sts.Spec.Replicas)) {
-		name := claimName(vs.template, t, i)
+		name := claimName(vs.template, *t, i)
 		pvc, err := c.kube.CoreV1().PersistentVolumeClaims(t.Namespace).Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			return nil, &scaling.NotFoundError{Object: claimRef(t, name), Detail: "the claim of " + t.server(i)}
+			return nil, &scaling.NotFoundError{Object: claimRef(*t, name), Detail: "the claim of " + t.server(i)}
 		}
 		if err != nil {
 			return nil, err
@@ -228,7 +228,7 @@ func (c *Client) defaultClass(ctx context.Context) (string, error) {
 }
 
 func claimName(template string, t target, ordinal int) string {
-	return template + "-" + t.server(ordinal)
+	return template + "-" + t.pod(ordinal)
 }
 
 func claimRef(t target, name string) scaling.ObjectRef {
@@ -258,7 +258,7 @@ func (c *Client) PlanExpandStorage(ctx context.Context, req ExpandStorage) (*sca
 	if t.Chart, err = c.chartSource("ExpandStorage.Chart", req.Chart); err != nil {
 		return nil, err
 	}
-	vs, err := c.readVolumes(ctx, t)
+	vs, err := c.readVolumes(ctx, &t)
 	if err != nil {
 		return nil, err
 	}
@@ -388,8 +388,11 @@ func decideExpand(req ExpandStorage, t target, vs *volumeState, size resource.Qu
 		d.steps = append(d.steps, scaling.Step{Action: ActionOrphanStatefulSet, Object: t.stsRef(),
 			Note: "delete the object only (propagationPolicy Orphan): the pods keep running; volumeClaimTemplates cannot change in place"})
 	}
-	d.steps = append(d.steps, scaling.Step{Action: ActionSetReplicas, Object: rel, Field: t.value(storageValue), Before: vs.current.String(), After: size.String(),
-		Note: "recreates the StatefulSet with the new template; it adopts the pods and rolls them for the new max_file_store"})
+	note := "recreates the StatefulSet with the new template; it adopts the pods and rolls them for the new max_file_store (the config checksum changes)"
+	if reloads(vs.sts) {
+		note = "recreates the StatefulSet with the new template; it adopts the pods without a roll: the config reloader sidecar has each server reload nats.conf with the new max_file_store"
+	}
+	d.steps = append(d.steps, scaling.Step{Action: ActionSetReplicas, Object: rel, Field: t.value(storageValue), Before: vs.current.String(), After: size.String(), Note: note})
 	if !vs.expandable {
 		for i := len(vs.claims) - 1; i >= 0; i-- {
 			pvc := vs.claims[i]
@@ -399,7 +402,7 @@ func decideExpand(req ExpandStorage, t target, vs *volumeState, size resource.Qu
 			}
 			d.steps = append(d.steps, scaling.Step{Action: ActionReplaceVolume, Object: claimRef(t, pvc.Name), Field: "spec.resources.requests.storage",
 				Before: q.String(), After: size.String(),
-				Note: fmt.Sprintf("delete the claim and pod %s; the StatefulSet recreates both at the new size; wait until the server is current again", t.server(i))})
+				Note: fmt.Sprintf("delete the claim and pod %s; the StatefulSet recreates both at the new size; wait until the server %s is current again", t.pod(i), t.server(i))})
 		}
 	}
 	return d
@@ -415,7 +418,7 @@ func (c *Client) applyExpandStorage(ctx context.Context, plan *scaling.Plan, spe
 	if err != nil {
 		return nil, &scaling.InvalidPlanError{Reason: "size " + spec.Size + ": " + err.Error()}
 	}
-	vs, err := c.readVolumes(ctx, t)
+	vs, err := c.readVolumes(ctx, &t)
 	if err != nil {
 		return nil, err
 	}
@@ -524,7 +527,7 @@ func (c *Client) replaceVolume(ctx context.Context, t target, claim string, size
 		}
 		// The claim stays Terminating while the pod uses it; deleting the
 		// pod releases it, and the StatefulSet recreates both.
-		if err := c.kube.CoreV1().Pods(t.Namespace).Delete(ctx, server, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		if err := c.kube.CoreV1().Pods(t.Namespace).Delete(ctx, t.pod(ordinal), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return false, err
 		}
 		did, replaced = true, old.UID
@@ -604,6 +607,7 @@ func (c *Client) verifyExpandStorage(ctx context.Context, plan *scaling.Plan, sp
 		checks = append(checks, tmpl)
 		if r, err := Inspect(ctx, c.sys, inspectWindow); err == nil {
 			checks = append(checks, clusterChecks(r, spec.Replicas, true, stsReady)...)
+			checks = append(checks, maxFileStoreCheck(r, spec.Replicas, size, now))
 		} else {
 			checks = append(checks, scaling.Check{Name: "reading", Expected: "servers answer", Observed: err.Error(), ObservedAt: now})
 		}
@@ -645,5 +649,49 @@ func (c *Client) releaseSizeCheck(ctx context.Context, t target, size resource.Q
 		return ch
 	}
 	ch.Observed, ch.Passed = t.value(storageValue)+"="+q.String(), q.Cmp(size) == 0
+	return ch
+}
+
+// rollsOnConfig reports whether the StatefulSet's pod template carries a
+// checksum of nats.conf, so that any config change rolls every server.
+func rollsOnConfig(sts *appsv1.StatefulSet) bool {
+	if sts == nil {
+		return false
+	}
+	_, ok := sts.Spec.Template.Annotations["checksum/config"]
+	return ok
+}
+
+// reloads reports whether a config change reaches the servers by reload,
+// not by a roll: the official chart's config reloader sidecar runs and no
+// checksum/config annotation ties the pod template to nats.conf.
+func reloads(sts *appsv1.StatefulSet) bool {
+	if sts == nil {
+		return false
+	}
+	if rollsOnConfig(sts) {
+		return false
+	}
+	return slices.ContainsFunc(sts.Spec.Template.Spec.Containers, func(c corev1.Container) bool { return c.Name == "reloader" })
+}
+
+// maxFileStoreCheck is what the servers themselves say: each one's
+// JetStream max_file_store must have reached the new size, whether a roll
+// restarted it or the reloader had it reload its config. The claims and the
+// template growing prove nothing about the running servers.
+func maxFileStoreCheck(r *Report, replicas int, size resource.Quantity, now time.Time) scaling.Check {
+	want := uint64(size.Value())
+	ch := scaling.Check{Name: "servers-max-file-store", Expected: fmt.Sprintf("%d servers with max_file_store >= %s", replicas, size.String()), ObservedAt: now}
+	var parts []string
+	ok := 0
+	for _, s := range r.Servers {
+		parts = append(parts, s.Name+" "+resource.NewQuantity(int64(s.StorageMax), resource.BinarySI).String())
+		if s.StorageMax >= want {
+			ok++
+		}
+	}
+	slices.Sort(parts)
+	ch.Observed = strings.Join(parts, ", ")
+	ch.Passed = ok == replicas && len(r.Servers) == replicas
 	return ch
 }

@@ -2,7 +2,6 @@ package nats_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -34,13 +33,12 @@ func (e *realNATS) claims(t *testing.T, n int) map[string]*corev1.PersistentVolu
 // podUIDs returns the UIDs of the servers' pods by name.
 func (e *realNATS) podUIDs(t *testing.T) map[string]string {
 	t.Helper()
-	list, err := testenv.Shared().Client.CoreV1().Pods(e.ns).List(t.Context(), metav1.ListOptions{})
+	// The StatefulSet's selector: the chart's nats-box pod is not a server.
+	list, err := testenv.Shared().Client.CoreV1().Pods(e.ns).List(t.Context(), metav1.ListOptions{LabelSelector: natsSelector})
 	require.NoError(t, err)
 	out := map[string]string{}
 	for _, p := range list.Items {
-		if strings.HasPrefix(p.Name, natsSTS+"-") {
-			out[p.Name] = string(p.UID)
-		}
+		out[p.Name] = string(p.UID)
 	}
 	return out
 }
@@ -50,7 +48,10 @@ func TestExpandStorageGrowsExpandableVolumesInPlace(t *testing.T) {
 	// in Apply, between that step and the upgrade.
 	var e *realNATS
 	var orphaned map[string]string
-	e = newRealNATS(t, 3, nats.Options{Progress: func(ev scaling.Event) {
+	// This chart rolls its servers on a config change (checksum/config
+	// instead of the official chart's reloader): the new max_file_store
+	// reaches them by a roll, which Verify waits for.
+	e = newRealNATSWith(t, rollingOnConfig(natsValues(3)), 3, nats.Options{Progress: func(ev scaling.Event) {
 		if ev.Kind == scaling.StepFinished && ev.Err == nil && ev.Step.Action == nats.ActionOrphanStatefulSet {
 			orphaned = e.podUIDs(t)
 		}

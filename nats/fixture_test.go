@@ -64,13 +64,21 @@ func newRealNATS(t testing.TB, size int, opts nats.Options) *realNATS {
 // newRealNATSWith installs the chart with vals, which must run size servers.
 func newRealNATSWith(t testing.TB, vals map[string]any, size int, opts nats.Options) *realNATS {
 	t.Helper()
+	return newRealNATSNamed(t, vals, size, natsSTS, "", opts)
+}
+
+// newRealNATSNamed is newRealNATSWith for a chart whose values name the
+// StatefulSet sts (fullnameOverride) and prefix the servers' names
+// (config.serverNamePrefix): the servers follow that StatefulSet's pods.
+func newRealNATSNamed(t testing.TB, vals map[string]any, size int, sts, prefix string, opts nats.Options) *realNATS {
+	t.Helper()
 	env := testenv.Shared()
 	require.NotNil(t, env, "TestMain starts the control plane")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	e := &realNATS{ns: env.Namespace(t), rec: &reqcount.Recorder{}}
 	var err error
-	e.servers, err = natstest.Start(ctx, natstest.Options{Name: natsSTS, Size: size})
+	e.servers, err = natstest.Start(ctx, natstest.Options{Name: sts, ServerNamePrefix: prefix, Size: size})
 	require.NoError(t, err)
 	t.Cleanup(e.servers.Shutdown)
 
@@ -82,7 +90,7 @@ func newRealNATSWith(t testing.TB, vals map[string]any, size int, opts nats.Opti
 	_, err = e.releases.Install(ctx, e.ns, release, testenv.ChartPath("ironflow"), vals, time.Minute)
 	require.NoError(t, err)
 
-	stop := e.servers.Follow(env.Client, e.ns, natsSTS)
+	stop := e.servers.Follow(env.Client, e.ns, sts)
 	t.Cleanup(func() {
 		for _, err := range stop() {
 			t.Errorf("kubelet: %v", err)
@@ -148,3 +156,17 @@ func (e *realNATS) settle(t testing.TB) {
 // chartSource is the reference chart's folder, which every upgrade takes the
 // chart from (Helm's stored release keeps no subcharts).
 var chartSource = scaling.ChartSource{Ref: testenv.ChartPath("ironflow")}
+
+// natsSelector selects the servers' pods, as the official chart's
+// StatefulSet does.
+const natsSelector = "app.kubernetes.io/name=nats,app.kubernetes.io/instance=" + release + ",app.kubernetes.io/component=nats"
+
+// rollingOnConfig switches the chart from the official chart's config
+// reloader to rolling the servers on every nats.conf change
+// (checksum/config).
+func rollingOnConfig(vals map[string]any) map[string]any {
+	n := vals["nats"].(map[string]any)
+	n["reloader"] = map[string]any{"enabled": false}
+	n["podTemplate"] = map[string]any{"configChecksumAnnotation": true}
+	return vals
+}

@@ -61,7 +61,9 @@ func (c *Client) evacuate(ctx context.Context, server string) error {
 // `nats server cluster peer-remove`).
 func (c *Client) peerRemove(ctx context.Context, server string) error {
 	var resp api.JSApiMetaServerRemoveResponse
-	return c.request(ctx, c.sys, api.JSApiRemoveServer, api.JSApiMetaServerRemoveRequest{Server: server}, &resp)
+	// By peer ID as well: once the others have forgotten a departed
+	// server's name, the name alone finds nothing.
+	return c.request(ctx, c.sys, api.JSApiRemoveServer, api.JSApiMetaServerRemoveRequest{Server: server, Peer: PeerID(server)}, &resp)
 }
 
 // setStreamReplicas changes a stream's num_replicas through a connection in

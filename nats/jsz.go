@@ -60,6 +60,7 @@ type (
 		Offline bool          `json:"offline"`
 		Active  time.Duration `json:"active"`
 		Lag     uint64        `json:"lag"`
+		Peer    string        `json:"peer"`
 	}
 	streamDetail struct {
 		Name    string `json:"name"`
@@ -108,16 +109,23 @@ func pingJSZ(ctx context.Context, nc *natsgo.Conn, opts jszOptions, window time.
 	if err != nil {
 		return nil, err
 	}
+	return ping(ctx, nc, jszSubject, payload, window, func(out []jszResponse) bool { return opts.LeaderOnly || allAnswered(out) })
+}
+
+// ping publishes one request to every server ($SYS.REQ.SERVER.PING.*) and
+// gathers the replies until enough says so or the window closes. No reply
+// at all is a *SystemAccountError: outside the system account nobody answers.
+func ping[R any](ctx context.Context, nc *natsgo.Conn, subject string, payload []byte, window time.Duration, enough func([]R) bool) ([]R, error) {
 	inbox := nc.NewRespInbox()
 	sub, err := nc.SubscribeSync(inbox)
 	if err != nil {
 		return nil, err
 	}
 	defer sub.Unsubscribe()
-	if err := nc.PublishMsg(&natsgo.Msg{Subject: jszSubject, Reply: inbox, Data: payload, Header: natsgo.Header{}}); err != nil {
+	if err := nc.PublishMsg(&natsgo.Msg{Subject: subject, Reply: inbox, Data: payload, Header: natsgo.Header{}}); err != nil {
 		return nil, err
 	}
-	var out []jszResponse
+	var out []R
 	deadline := time.Now().Add(window)
 	for {
 		wait := time.Until(deadline)
@@ -132,22 +140,22 @@ func pingJSZ(ctx context.Context, nc *natsgo.Conn, opts jszOptions, window time.
 			break
 		}
 		if errors.Is(err, natsgo.ErrNoResponders) {
-			return nil, &SystemAccountError{Subject: jszSubject, Err: err}
+			return nil, &SystemAccountError{Subject: subject, Err: err}
 		}
 		if err != nil {
 			return nil, err
 		}
-		var r jszResponse
+		var r R
 		if err := json.Unmarshal(msg.Data, &r); err != nil {
-			return nil, fmt.Errorf("nats: decoding JSZ reply: %w", err)
+			return nil, fmt.Errorf("nats: decoding the reply to %s: %w", subject, err)
 		}
 		out = append(out, r)
-		if opts.LeaderOnly || allAnswered(out) {
+		if enough(out) {
 			break
 		}
 	}
 	if len(out) == 0 {
-		return nil, &SystemAccountError{Subject: jszSubject, Err: context.DeadlineExceeded}
+		return nil, &SystemAccountError{Subject: subject, Err: context.DeadlineExceeded}
 	}
 	return out, nil
 }

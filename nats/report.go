@@ -34,7 +34,10 @@ type MetaGroup struct {
 
 // Peer is one member of a Raft group as its leader sees it.
 type Peer struct {
-	Name    string `json:"name"`
+	Name string `json:"name"`
+	// ID is the server's Raft peer ID, which stays when the others forget
+	// its name (a departed server is listed as "Server name unknown").
+	ID      string `json:"id,omitempty"`
 	Leader  bool   `json:"leader,omitempty"`
 	Current bool   `json:"current"`
 	Offline bool   `json:"offline,omitempty"`
@@ -110,9 +113,9 @@ func Inspect(ctx context.Context, nc *natsgo.Conn, window time.Duration) (*Repor
 			r.Meta.Size, r.Meta.QuorumNeeded = m.Size, m.QuorumNeeded
 		}
 		if m := d.Meta; m != nil && m.Leader == rep.Server.Name {
-			r.Meta = MetaGroup{Leader: m.Leader, Size: m.Size, QuorumNeeded: m.QuorumNeeded, Peers: []Peer{{Name: m.Leader, Leader: true, Current: true}}}
+			r.Meta = MetaGroup{Leader: m.Leader, Size: m.Size, QuorumNeeded: m.QuorumNeeded, Peers: []Peer{{Name: m.Leader, ID: PeerID(m.Leader), Leader: true, Current: true}}}
 			for _, p := range m.Replicas {
-				r.Meta.Peers = append(r.Meta.Peers, Peer{Name: p.Name, Current: p.Current, Offline: p.Offline, Lag: p.Lag})
+				r.Meta.Peers = append(r.Meta.Peers, Peer{Name: p.Name, ID: p.Peer, Current: p.Current, Offline: p.Offline, Lag: p.Lag})
 			}
 		}
 		for _, acc := range d.Accounts {
@@ -187,14 +190,7 @@ func (r *Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Meta group: leader %s, %d peers, quorum %d\n", orDash(r.Meta.Leader), r.Meta.Size, r.Meta.QuorumNeeded)
 	for _, p := range r.Meta.Peers {
-		state := "current"
-		switch {
-		case p.Offline:
-			state = "OFFLINE"
-		case !p.Current:
-			state = fmt.Sprintf("lagging %d", p.Lag)
-		}
-		fmt.Fprintf(&b, "  %-24s %s\n", p.Name, state)
+		fmt.Fprintf(&b, "  %-24s %s\n", p.Name, p.state())
 	}
 	b.WriteString("Servers:\n")
 	for _, s := range r.Servers {
@@ -235,4 +231,15 @@ func bytes(n uint64) string {
 // the default gather window.
 func (c *Client) Report(ctx context.Context) (*Report, error) {
 	return Inspect(ctx, c.sys, 0)
+}
+
+// state is how the meta leader sees the peer: current, OFFLINE or lagging.
+func (p Peer) state() string {
+	switch {
+	case p.Offline:
+		return "OFFLINE"
+	case !p.Current:
+		return fmt.Sprintf("lagging %d", p.Lag)
+	}
+	return "current"
 }

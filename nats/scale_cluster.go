@@ -39,6 +39,10 @@ const (
 	GuardAccounts  = "account-connections"
 	GuardEvenSize  = "even-size"
 	GuardClustered = "clustering"
+	// GuardConfigRoll: a chart that rolls the servers on every nats.conf
+	// change (checksum/config) rolls them on every step of a resize too,
+	// since the routes change with the size.
+	GuardConfigRoll = "config-roll"
 )
 
 // maxStreamReplicas is JetStream's limit on a stream's replicas.
@@ -66,9 +70,10 @@ type ScaleCluster struct {
 	// Standalone says the release is the official NATS chart itself: its
 	// value paths have no prefix. ValuePrefix must then be empty.
 	Standalone bool `json:"standalone,omitempty"`
-	// StatefulSet is the servers' StatefulSet; default the official
-	// chart's name: "<release>-nats", or the release name when it contains
-	// "nats".
+	// StatefulSet is the servers' StatefulSet; default the one the
+	// release's manifest has from the NATS subchart at ValuePrefix (so the
+	// chart's fullnameOverride and statefulSet.name are followed), or else
+	// the one labelled app.kubernetes.io/name=nats.
 	StatefulSet string `json:"statefulSet,omitempty"`
 	// LowerStreamReplicas lets the plan lower streams whose replicas exceed
 	// the target to the target, before any server leaves.
@@ -121,14 +126,6 @@ func newTarget(namespace, release, prefix string, standalone bool, sts string) t
 	if !standalone && t.Prefix == "" {
 		t.Prefix = "nats"
 	}
-	if t.StatefulSet == "" {
-		// The official chart's fullname: the release name when it already
-		// contains "nats", else "<release>-nats".
-		t.StatefulSet = release + "-nats"
-		if strings.Contains(release, "nats") {
-			t.StatefulSet = release
-		}
-	}
 	return t
 }
 
@@ -154,7 +151,7 @@ func (c *Client) PlanScaleCluster(ctx context.Context, req ScaleCluster) (*scali
 	if t.Chart, err = c.chartSource("ScaleCluster.Chart", req.Chart); err != nil {
 		return nil, err
 	}
-	st, err := c.readState(ctx, t, false)
+	st, err := c.readState(ctx, &t, false)
 	if err != nil {
 		return nil, err
 	}
@@ -349,6 +346,17 @@ func (c *Client) decide(req ScaleCluster, t target, st *liveState) decision {
 		guard(GuardData, scaling.Block, strings.TrimPrefix(e.Error(), "nats: "), remedy)
 	}
 
+	if rollsOnConfig(st.sts) && to != from {
+		if members, ok := rollKeepsQuorum(from, to); ok {
+			guard(GuardConfigRoll, scaling.Warn, "the chart rolls every server on each nats.conf change (checksum/config), so each resize step restarts the servers one at a time; the meta group keeps a quorum through it",
+				"enable the chart's config reloader (reloader.enabled=true, podTemplate.configChecksumAnnotation=false, the official chart's defaults) so a new size reaches the servers by reload")
+		} else {
+			d.findings.Roll = &ConfigRollError{From: from, To: to, Members: members}
+			guard(GuardConfigRoll, scaling.Block, strings.TrimPrefix(d.findings.Roll.Error(), "nats: "),
+				"enable the chart's config reloader (reloader.enabled=true, podTemplate.configChecksumAnnotation=false, the official chart's defaults), then plan again")
+		}
+	}
+
 	if to%2 == 0 && to > 1 {
 		guard(GuardEvenSize, scaling.Warn, fmt.Sprintf("%d servers tolerate as many failures as %d (quorum %d)", to, to-1, to/2+1), "an odd size gives the same fault tolerance with one server less, or one more failure tolerated with one more")
 	}
@@ -374,7 +382,7 @@ func (c *Client) decide(req ScaleCluster, t target, st *liveState) decision {
 		}
 		d.steps = append(d.steps,
 			scaling.Step{Action: ActionSetReplicas, Object: rel, Field: t.path("replicas"), Before: strconv.Itoa(i + 1), After: strconv.Itoa(i),
-				Note: fmt.Sprintf("the StatefulSet stops %s; wait until it is gone", t.server(i))},
+				Note: fmt.Sprintf("the StatefulSet stops pod %s; wait until its server is gone", t.pod(i))},
 			scaling.Step{Action: ActionPeerRemove, Object: t.serverRef(i), After: strconv.Itoa(i),
 				Note: fmt.Sprintf("once the meta group sees it offline; then wait for the meta group to count %d", i)})
 	}
@@ -446,7 +454,7 @@ func (c *Client) applyScaleCluster(ctx context.Context, plan *scaling.Plan, spec
 		return nil, err
 	}
 	t := spec.Target
-	st, err := c.readState(ctx, t, false)
+	st, err := c.readState(ctx, &t, false)
 	if err != nil {
 		return nil, err
 	}
@@ -561,10 +569,14 @@ func (c *Client) runStep(ctx context.Context, t target, step scaling.Step, chang
 	return false, &scaling.InvalidPlanError{Reason: "unknown step action " + step.Action}
 }
 
-// removePeer waits until the meta leader sees server offline (removing a
-// running server only makes it rejoin), removes it, and waits for the meta
-// group to count size. A removal refused because another member change is in
-// progress (10202) is retried on the next change.
+// removePeer waits until the server is down (removing a running server
+// only makes it rejoin), removes it, and waits for the meta group to count
+// size. Down is the meta leader calling it offline, or the server no longer
+// answering: with the chart's config reloader the others may drop their
+// routes to it before it stops, so its shutdown never reaches them and the
+// leader calls it merely "not current" until its stale-server sweep, minutes
+// later. A removal refused because another member change is in progress
+// (10202) is retried on the next change.
 func (c *Client) removePeer(ctx context.Context, server string, size int, changed <-chan struct{}) (bool, error) {
 	removed := false
 	err := c.waitReportErr(ctx, changed, fmt.Sprintf("%s removed and the meta group at %d", server, size), func(r *Report) (bool, error) {
@@ -572,7 +584,8 @@ func (c *Client) removePeer(ctx context.Context, server string, size int, change
 		if !member {
 			return r.Meta.Size == size && r.Meta.Leader != "", nil
 		}
-		if !peer.Offline || removed {
+		answering := slices.ContainsFunc(r.Servers, func(s ServerUsage) bool { return s.Name == server })
+		if (!peer.Offline && answering) || removed {
 			return false, nil
 		}
 		err := c.peerRemove(ctx, server)
@@ -600,9 +613,12 @@ func allLed(r *Report) bool {
 	return true
 }
 
+// metaPeer finds a server in the meta group by name, or by its peer ID
+// once the others no longer know its name.
 func metaPeer(r *Report, name string) (Peer, bool) {
+	id := PeerID(name)
 	for _, p := range r.Meta.Peers {
-		if p.Name == name {
+		if p.Name == name || p.ID == id {
 			return p, true
 		}
 	}
@@ -726,4 +742,24 @@ func (c *Client) waitCopied(ctx context.Context, changed <-chan struct{}, what s
 		}
 		return allLed(r)
 	})
+}
+
+// rollKeepsQuorum says whether a resize from -> to, when each step also
+// restarts every server one at a time, keeps the meta group's quorum
+// throughout; when it does not, members is the group size of the first step
+// that loses it. A scale-up is one upgrade: the old members roll while the
+// new ones join, one of them down at a time. A scale-down step of a group of
+// s has the leaving server offline and one more restarting: s-2 must still
+// be a majority of s, which holds only from 5 members up.
+func rollKeepsQuorum(from, to int) (members int, ok bool) {
+	majority := func(s int) int { return s/2 + 1 }
+	if to > from {
+		return from, from-1 >= majority(from)
+	}
+	for s := from; s > to; s-- {
+		if s-2 < majority(s) {
+			return s, false
+		}
+	}
+	return 0, true
 }

@@ -44,11 +44,18 @@ type liveState struct {
 
 // readState reads the release, the StatefulSet and the cluster. A missing
 // StatefulSet is a *scaling.NotFoundError unless orphanedOK, when the
-// release's manifest stands in for it.
-func (c *Client) readState(ctx context.Context, t target, orphanedOK bool) (*liveState, error) {
+// release's manifest stands in for it. It completes t from what it read: the
+// StatefulSet's name from the release's manifest when the request named
+// none, and the servers' name prefix from the names they report.
+func (c *Client) readState(ctx context.Context, t *target, orphanedOK bool) (*liveState, error) {
 	rel, err := helmplan.Last(ctx, c.releases, t.Namespace, t.Release)
 	if err != nil {
 		return nil, err
+	}
+	if t.StatefulSet == "" {
+		if t.StatefulSet, err = natsStatefulSet(rel, *t); err != nil {
+			return nil, err
+		}
 	}
 	vals, err := helmplan.Current(ctx, c.releases, rel, t.Chart)
 	if err != nil {
@@ -63,7 +70,7 @@ func (c *Client) readState(ctx context.Context, t target, orphanedOK bool) (*liv
 	st.sts, err = c.kube.AppsV1().StatefulSets(t.Namespace).Get(ctx, t.StatefulSet, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err) && orphanedOK:
-		if st.sts, err = renderedStatefulSet(rel, t); err != nil {
+		if st.sts, err = renderedStatefulSet(rel, *t); err != nil {
 			return nil, err
 		}
 		st.orphaned = true
@@ -76,7 +83,81 @@ func (c *Client) readState(ctx context.Context, t target, orphanedOK bool) (*liv
 	if err != nil {
 		return nil, err
 	}
+	if prefix, ok, err := serverPrefix(st.report, *t); err != nil {
+		return nil, err
+	} else if ok {
+		t.ServerPrefix = prefix
+	}
+	// Every ordinal the cluster may still count, the departed included.
+	n := max(st.report.Meta.Size, len(st.report.Meta.Peers), len(st.report.Servers), int(deref(st.sts.Spec.Replicas)), st.configured)
+	candidates := make([]string, 0, n+1)
+	for i := range n + 1 {
+		candidates = append(candidates, t.server(i))
+	}
+	st.report.resolveNames(candidates)
 	return st, nil
+}
+
+// natsStatefulSet finds the servers' StatefulSet in the release's manifest:
+// the one the NATS subchart at the value prefix renders (whatever its
+// fullnameOverride or statefulSet.name made of it), or for a chart that
+// renders NATS itself, the one labelled app.kubernetes.io/name=nats.
+func natsStatefulSet(rel *scaling.Release, t target) (string, error) {
+	objs, err := manifest.Parse(rel.Manifest, t.Namespace)
+	if err != nil {
+		return "", err
+	}
+	var bySource, byLabel []string
+	for _, o := range manifest.Sorted(objs) {
+		if o.Obj.GetKind() != "StatefulSet" {
+			continue
+		}
+		if o.InSubchart(t.Prefix) {
+			bySource = append(bySource, o.Obj.GetName())
+		}
+		if o.Obj.GetLabels()["app.kubernetes.io/name"] == "nats" {
+			byLabel = append(byLabel, o.Obj.GetName())
+		}
+	}
+	for _, found := range [][]string{bySource, byLabel} {
+		switch len(found) {
+		case 0:
+			continue
+		case 1:
+			return found[0], nil
+		default:
+			return "", &scaling.InvalidInputError{Field: "StatefulSet", Value: `""`,
+				Reason: fmt.Sprintf("release %s/%s renders several NATS StatefulSets (%s): name the servers' one", t.Namespace, t.Release, strings.Join(found, ", "))}
+		}
+	}
+	return "", &scaling.NotFoundError{Object: helmplan.Ref(t.Namespace, t.Release),
+		Detail: fmt.Sprintf("its manifest has no StatefulSet of a NATS subchart at %q nor one labelled app.kubernetes.io/name=nats (set StatefulSet)", t.Prefix)}
+}
+
+// serverPrefix learns what the servers' names add in front of their pods'
+// (the official chart's config.serverNamePrefix): a server of pod
+// "<sts>-2" reports "<prefix><sts>-2". ok is false when no server answered.
+// Servers whose names follow no pod of the StatefulSet, or follow it with
+// different prefixes, are an error: ordinals could not be told apart.
+func serverPrefix(r *Report, t target) (prefix string, ok bool, err error) {
+	var odd []string
+	for _, s := range r.Servers {
+		k := strings.LastIndex(s.Name, t.StatefulSet+"-")
+		digits := ""
+		if k >= 0 {
+			digits = s.Name[k+len(t.StatefulSet)+1:]
+		}
+		if _, convErr := strconv.Atoi(digits); k < 0 || convErr != nil || (ok && s.Name[:k] != prefix) {
+			odd = append(odd, s.Name)
+			continue
+		}
+		prefix, ok = s.Name[:k], true
+	}
+	if len(odd) > 0 {
+		return "", false, &scaling.InvalidInputError{Field: "StatefulSet", Value: t.StatefulSet,
+			Reason: fmt.Sprintf("the NATS servers %s do not report names of the form <prefix>%s-<ordinal> like the other servers: they are not this StatefulSet's pods", strings.Join(odd, ", "), t.StatefulSet)}
+	}
+	return prefix, ok, nil
 }
 
 // target names the release, its value paths and the StatefulSet.
@@ -85,6 +166,10 @@ type target struct {
 	Release     string `json:"release"`
 	Prefix      string `json:"prefix"`
 	StatefulSet string `json:"statefulSet"`
+	// ServerPrefix is what the servers' names add in front of their pods'
+	// names (the official chart's config.serverNamePrefix), learnt from the
+	// names the servers report.
+	ServerPrefix string `json:"serverPrefix,omitempty"`
 	// Chart is the chart source of every upgrade, with the digest of the
 	// content the plan was made from.
 	Chart scaling.ChartSource `json:"chart,omitzero"`
@@ -105,7 +190,11 @@ func (t target) stsRef() scaling.ObjectRef {
 	return scaling.ObjectRef{Kind: "StatefulSet", Namespace: t.Namespace, Name: t.StatefulSet}
 }
 
-func (t target) server(ordinal int) string { return fmt.Sprintf("%s-%d", t.StatefulSet, ordinal) }
+// server is the name the server of an ordinal reports (JetStream peers,
+// the meta group); pod is its pod's name.
+func (t target) server(ordinal int) string { return t.ServerPrefix + t.pod(ordinal) }
+
+func (t target) pod(ordinal int) string { return fmt.Sprintf("%s-%d", t.StatefulSet, ordinal) }
 
 func (t target) serverRef(ordinal int) scaling.ObjectRef {
 	return scaling.ObjectRef{Kind: "NATSServer", Name: t.server(ordinal)}

@@ -57,6 +57,9 @@ func (c *Client) verifyScaleCluster(ctx context.Context, plan *scaling.Plan, spe
 		answered = true
 		stsReady, _ := statefulSetState(stores[0])
 		v.Checks = clusterChecks(r, n, clustered, stsReady)
+		if clustered {
+			v.Checks = append(v.Checks, routesCheck(ctx, c.sys, n, time.Now()))
+		}
 		emitter.Emit(v.Checks)
 		quorum := r.Meta.QuorumNeeded
 		if quorum == 0 {

@@ -48,6 +48,15 @@ func runNATS(ctx context.Context, cluster *scaling.Cluster, namespace, release s
 				fmt.Println("kubelet:", err)
 			}
 		}()
+		// As the pods would: the servers now run the chart's nats.conf
+		// (Follow restarts those whose settings cannot be reloaded), and
+		// the cluster is whole again before anyone plans against it.
+		if err := servers.WaitRollout(ctx); err != nil {
+			return err
+		}
+		if err := servers.WaitReady(ctx); err != nil {
+			return err
+		}
 		o.URL = strings.Join(servers.ClientURLs(), ",")
 		o.SystemUser, o.SystemPassword = servers.SystemCredentials()
 		o.Account, o.AccountUser, o.AccountPassword = "APP", natstest.AppUser, natstest.AppPassword

@@ -228,3 +228,22 @@ type brokenDiscovery struct{ *fakediscovery.FakeDiscovery }
 func (brokenDiscovery) ServerVersion() (*version.Info, error) {
 	return nil, errors.New("connection refused")
 }
+
+// BenchmarkRenderMediumFromSource: one plan's render of the reference
+// chart's medium release (app, NATS and PostgreSQL subcharts) from its
+// folder: load, dependency processing, Helm's dry-run upgrade.
+func BenchmarkRenderMediumFromSource(b *testing.B) {
+	vals, err := chartutil.ReadValuesFile(filepath.Join(chartDir(), "values-medium.yaml"))
+	require.NoError(b, err)
+	c := NewMemory()
+	ctx := context.Background()
+	_, err = c.Install(ctx, "demo", "web", chartDir(), vals.AsMap(), 0)
+	require.NoError(b, err)
+	src := scaling.ChartSource{Ref: chartDir()}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Render(ctx, "demo", "web", 1, src, vals.AsMap()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -21,6 +21,10 @@ type Object struct {
 	Key  string
 	Obj  *unstructured.Unstructured
 	YAML string
+	// Source is the template that rendered the object, from Helm's
+	// "# Source:" line ("ironflow/charts/nats/templates/stateful-set.yaml"):
+	// it says which subchart an object belongs to.
+	Source string
 }
 
 var docSep = regexp.MustCompile(`(?m)^---\s*$`)
@@ -45,9 +49,32 @@ func Parse(manifest, defaultNamespace string) (map[string]Object, error) {
 			u.SetNamespace(defaultNamespace)
 		}
 		key := fmt.Sprintf("%s, %s, %s (%s)", u.GetNamespace(), u.GetName(), u.GetKind(), u.GetAPIVersion())
-		out[key] = Object{Key: key, Obj: u, YAML: strings.TrimSpace(stripComments(doc)) + "\n"}
+		out[key] = Object{Key: key, Obj: u, YAML: strings.TrimSpace(stripComments(doc)) + "\n", Source: source(doc)}
 	}
 	return out, nil
+}
+
+// source returns the template path of Helm's "# Source:" comment.
+func source(doc string) string {
+	for _, l := range strings.Split(doc, "\n") {
+		if s, ok := strings.CutPrefix(strings.TrimSpace(l), "# Source: "); ok {
+			return strings.TrimSpace(s)
+		}
+	}
+	return ""
+}
+
+// InSubchart reports whether the object was rendered by the subchart at
+// the value path (a dotted path of subchart names: "nats", or
+// "platform.nats" for a subchart of a subchart), or, with an empty path, by
+// any chart of the release.
+func (o Object) InSubchart(path string) bool {
+	if path == "" {
+		return true
+	}
+	// Helm names templates "<chart>/charts/<sub>/charts/<subsub>/templates/...".
+	want := "/charts/" + strings.ReplaceAll(path, ".", "/charts/") + "/templates/"
+	return strings.Contains(o.Source, want)
 }
 
 func stripComments(doc string) string {

@@ -1,17 +1,23 @@
 // Package natstest runs a real multi-node NATS JetStream cluster inside the
 // test process (nats-server embedded), with servers named like the pods of
-// the official chart's StatefulSet ("<name>-0", "<name>-1", ...), so a test
-// can mirror a StatefulSet's replicas onto real servers: ScaleTo starts and
-// stops ordinals the way the kubelet would.
+// the official chart's StatefulSet ("<name>-0", "<name>-1", ..., after the
+// chart's config.serverNamePrefix if any), so a test can mirror a
+// StatefulSet onto real servers: ScaleTo starts and stops ordinals the way
+// the kubelet would, and Follow plays the kubelet and the config reloader
+// for a StatefulSet on a real API server.
 package natstest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -26,8 +32,15 @@ import (
 // Options configure Start. The zero value starts three servers named
 // nats-0..2 with random system-account credentials.
 type Options struct {
-	// Name prefixes server names: "<Name>-<ordinal>". Default "nats".
+	// Name is the StatefulSet's name: its pods are "<Name>-<ordinal>" (Pod)
+	// and the servers "<ServerNamePrefix><Name>-<ordinal>" (Name). Default
+	// "nats".
 	Name string
+	// ServerNamePrefix prefixes every server name, as the official chart's
+	// config.serverNamePrefix does (server_name is $SERVER_NAME, which the
+	// chart sets to the prefix followed by the pod's name). Default none:
+	// server and pod names are the same.
+	ServerNamePrefix string
 	// Size is the number of servers started; default 3.
 	Size int
 	// Dir holds the JetStream stores; default a temporary folder removed by
@@ -61,8 +74,110 @@ type Cluster struct {
 
 	mu      sync.Mutex
 	running map[int]*server.Server
-	// standalone ordinals run without a cluster block (clustering off).
+	// standalone ordinals run without a cluster block (clustering off),
+	// whatever the configuration says (Standalone).
 	standalone map[int]bool
+	// applied holds the settings each running server was started or last
+	// reloaded with.
+	applied map[int]settings
+	// following is Follow's state while it runs: it gives the settings a
+	// starting server reads (its pod's nats.conf); nil means the defaults.
+	following *follower
+	events    []Event
+}
+
+// Event is one thing that happened to a server, in order: Events lists them
+// so a test can check what Follow did (and wait on it) without timing.
+type Event struct {
+	Server string
+	Kind   string
+	// Detail is the settings a server started or reloaded with, or, for a
+	// refused reload, nats-server's reason.
+	Detail string
+}
+
+// Event kinds.
+const (
+	EventStart = "start"
+	EventStop  = "stop"
+	EventWipe  = "wipe"
+	// EventReload is a configuration reloaded in place, the server running
+	// on (the config reloader's SIGHUP).
+	EventReload = "reload"
+	// EventReloadRefused is a reload nats-server refused: the server keeps
+	// running with its previous settings, as a real one does (it logs the
+	// error), until it restarts.
+	EventReloadRefused = "reload refused"
+	// EventReady is Follow seeing a server it restarted ready again (routed
+	// to the others and healthy, the chart's startup probe), before it goes
+	// on to the next server of a rolling update.
+	EventReady = "ready"
+)
+
+// Events returns what happened to the servers so far, oldest first.
+func (c *Cluster) Events() []Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Event(nil), c.events...)
+}
+
+// event records an event; c.mu is held.
+func (c *Cluster) event(i int, kind, detail string) {
+	c.events = append(c.events, Event{Server: c.Name(i), Kind: kind, Detail: detail})
+}
+
+// Defaults of the settings a nats.conf does not give.
+const (
+	DefaultMaxFileStore   = 1 << 30
+	DefaultMaxMemoryStore = 256 << 20
+)
+
+// settings are what natstest takes from a nats.conf into the configuration
+// it renders for a server (see Follow for what is honoured and why).
+type settings struct {
+	cluster bool
+	// routes are the ordinals the cluster block routes to.
+	routes          []int
+	jetstream       bool
+	maxFile, maxMem int64
+}
+
+// defaultSettings are server i's settings without a configuration: clustered
+// with routes to the ordinals below max(Size, i+1) (see config), JetStream
+// with the default limits.
+func (c *Cluster) defaultSettings(i int) settings {
+	st := settings{cluster: true, jetstream: true, maxFile: DefaultMaxFileStore, maxMem: DefaultMaxMemoryStore}
+	for k := range max(c.opts.Size, i+1) {
+		st.routes = append(st.routes, k)
+	}
+	return st
+}
+
+// appliedSettings returns the settings running server i runs with.
+func (c *Cluster) appliedSettings(i int) settings {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.applied[i]
+}
+
+func (s settings) equal(o settings) bool {
+	return s.cluster == o.cluster && slices.Equal(s.routes, o.routes) &&
+		s.jetstream == o.jetstream && s.maxFile == o.maxFile && s.maxMem == o.maxMem
+}
+
+func (s settings) String() string {
+	var b strings.Builder
+	if s.cluster {
+		fmt.Fprintf(&b, "clustered, routes to ordinals %v", s.routes)
+	} else {
+		b.WriteString("clustering off")
+	}
+	if s.jetstream {
+		fmt.Fprintf(&b, ", max_file_store %d, max_memory_store %d", s.maxFile, s.maxMem)
+	} else {
+		b.WriteString(", JetStream off")
+	}
+	return b.String()
 }
 
 // Start starts opts.Size servers and waits until they have elected a
@@ -88,7 +203,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		_, _ = rand.Read(b)
 		opts.SystemPassword = hex.EncodeToString(b)
 	}
-	c := &Cluster{opts: opts, dir: opts.Dir, running: map[int]*server.Server{}, standalone: map[int]bool{}}
+	c := &Cluster{opts: opts, dir: opts.Dir, running: map[int]*server.Server{}, standalone: map[int]bool{}, applied: map[int]settings{}}
 	if c.dir == "" {
 		d, err := os.MkdirTemp("", "natstest-")
 		if err != nil {
@@ -114,43 +229,63 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	return c, nil
 }
 
-// Name returns the server name of an ordinal.
-func (c *Cluster) Name(ordinal int) string { return fmt.Sprintf("%s-%d", c.opts.Name, ordinal) }
+// Name returns the server name of an ordinal:
+// "<ServerNamePrefix><Name>-<ordinal>". Every method taking a name takes
+// this one.
+func (c *Cluster) Name(ordinal int) string { return c.opts.ServerNamePrefix + c.Pod(ordinal) }
+
+// Pod returns the name of the pod that runs an ordinal's server:
+// "<Name>-<ordinal>".
+func (c *Cluster) Pod(ordinal int) string { return fmt.Sprintf("%s-%d", c.opts.Name, ordinal) }
 
 func (c *Cluster) ordinal(name string) (int, error) {
 	var i int
-	if _, err := fmt.Sscanf(strings.TrimPrefix(name, c.opts.Name+"-"), "%d", &i); err != nil || c.Name(i) != name || i >= c.opts.Routes {
-		return 0, fmt.Errorf("natstest: %q is not a server of cluster %s", name, c.opts.Name)
+	prefix := c.opts.ServerNamePrefix + c.opts.Name + "-"
+	if _, err := fmt.Sscanf(strings.TrimPrefix(name, prefix), "%d", &i); err != nil || !strings.HasPrefix(name, prefix) || c.Name(i) != name || i >= c.opts.Routes {
+		return 0, fmt.Errorf("natstest: %q is not a server of cluster %s", name, c.opts.ServerNamePrefix+c.opts.Name)
 	}
 	return i, nil
 }
 
-// config renders server i's configuration. Its routes list the ordinals
-// below max(Size, i+1), as the official chart lists the StatefulSet's
-// replicas: a bootstrapping server derives the expected meta group size from
-// its routes, so listing spare slots would make it wait for servers that
-// never come. A later server finds the earlier ones through its routes, and
-// they learn of it by gossip.
-func (c *Cluster) config(i int) string {
-	n := max(c.opts.Size, i+1)
-	routes := make([]string, 0, n)
-	for _, p := range c.cluster[:n] {
-		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
+// podOrdinal returns the ordinal of a pod name "<Name>-<i>".
+func (c *Cluster) podOrdinal(pod string) (int, bool) {
+	var i int
+	rest, ok := strings.CutPrefix(pod, c.opts.Name+"-")
+	if !ok {
+		return 0, false
+	}
+	if _, err := fmt.Sscanf(rest, "%d", &i); err != nil || c.Pod(i) != pod || i >= c.opts.Routes {
+		return 0, false
+	}
+	return i, true
+}
+
+// config renders server i's configuration with st. Without a nats.conf to
+// follow, its routes list the ordinals below max(Size, i+1)
+// (defaultSettings), as the official chart lists the StatefulSet's
+// replicas: a bootstrapping server derives the expected meta group size
+// from its routes, so listing spare slots would make it wait for servers
+// that never come. A later server finds the earlier ones through its
+// routes, and they learn of it by gossip.
+func (c *Cluster) config(i int, st settings) string {
+	routes := make([]string, 0, len(st.routes))
+	for _, k := range st.routes {
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", c.cluster[k]))
 	}
 	store := filepath.ToSlash(filepath.Join(c.dir, c.Name(i)))
 	cluster := fmt.Sprintf("cluster {\n  name: ironflow\n  listen: \"127.0.0.1:%d\"\n  routes: [%s]\n}", c.cluster[i], strings.Join(routes, ", "))
-	if c.standalone[i] {
+	if !st.cluster {
 		cluster = "# clustering off"
+	}
+	js := fmt.Sprintf("jetstream {\n  store_dir: %q\n  max_memory_store: %d\n  max_file_store: %d\n}", store, st.maxMem, st.maxFile)
+	if !st.jetstream {
+		js = "jetstream: disabled"
 	}
 	return fmt.Sprintf(`
 server_name: %q
 listen: "127.0.0.1:%d"
 http: "127.0.0.1:%d"
-jetstream {
-  store_dir: %q
-  max_memory_store: 256MB
-  max_file_store: 1GB
-}
+%s
 %s
 accounts {
   SYS: { users: [ { user: %q, password: %q } ] }
@@ -158,28 +293,77 @@ accounts {
 }
 system_account: SYS
 no_auth_user: %q
-`, c.Name(i), c.client[i], c.monitor[i], store, cluster,
+`, c.Name(i), c.client[i], c.monitor[i], js, cluster,
 		c.opts.SystemUser, c.opts.SystemPassword, AppUser, AppPassword, AppUser)
+}
+
+// options writes server i's configuration file for st and reads it back as
+// nats-server does.
+func (c *Cluster) options(i int, st settings) (*server.Options, error) {
+	conf := filepath.Join(c.dir, c.Name(i)+".conf")
+	if err := os.WriteFile(conf, []byte(c.config(i, st)), 0o600); err != nil {
+		return nil, err
+	}
+	o, err := server.ProcessConfigFile(conf)
+	if err != nil {
+		return nil, fmt.Errorf("natstest: config of %s: %w", c.Name(i), err)
+	}
+	o.NoSigs, o.NoLog = true, c.opts.Logger == nil
+	imposeOrder(o)
+	return o, nil
+}
+
+// imposeOrder sorts the options' lists as nats-server's reload does before
+// comparing old and new options. The reload sorts the running server's
+// options in place while its goroutines read them (route reconnects read
+// Routes): sorted from the start, that sort swaps nothing, so it writes
+// nothing.
+func imposeOrder(o *server.Options) {
+	slices.SortFunc(o.Routes, func(a, b *url.URL) int { return cmp.Compare(a.String(), b.String()) })
+	slices.SortFunc(o.Accounts, func(a, b *server.Account) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(o.Users, func(a, b *server.User) int { return cmp.Compare(a.Username, b.Username) })
+	slices.SortFunc(o.Nkeys, func(a, b *server.NkeyUser) int { return cmp.Compare(a.Nkey, b.Nkey) })
+}
+
+// settingsFor returns the settings server i starts with: its pod's nats.conf
+// while Follow runs, the defaults otherwise; Standalone turns clustering off.
+func (c *Cluster) settingsFor(i int) (settings, error) {
+	c.mu.Lock()
+	f, standalone := c.following, c.standalone[i]
+	c.mu.Unlock()
+	st := c.defaultSettings(i)
+	if f != nil {
+		var err error
+		if st, err = f.configure(i); err != nil {
+			return st, err
+		}
+	}
+	if standalone {
+		st.cluster, st.routes = false, nil
+	}
+	return st, nil
 }
 
 func (c *Cluster) startOrdinal(i int) error {
 	if i >= c.opts.Routes {
 		return fmt.Errorf("natstest: ordinal %d has no route slot (Routes is %d)", i, c.opts.Routes)
 	}
+	if c.Server(c.Name(i)) != nil {
+		return nil
+	}
+	st, err := c.settingsFor(i)
+	if err != nil {
+		return fmt.Errorf("natstest: starting %s: %w", c.Name(i), err)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.running[i]; ok {
 		return nil
 	}
-	conf := filepath.Join(c.dir, c.Name(i)+".conf")
-	if err := os.WriteFile(conf, []byte(c.config(i)), 0o600); err != nil {
+	o, err := c.options(i, st)
+	if err != nil {
 		return err
 	}
-	o, err := server.ProcessConfigFile(conf)
-	if err != nil {
-		return fmt.Errorf("natstest: config of %s: %w", c.Name(i), err)
-	}
-	o.NoSigs, o.NoLog = true, c.opts.Logger == nil
 	s, err := server.NewServer(o)
 	if err != nil {
 		return fmt.Errorf("natstest: %s: %w", c.Name(i), err)
@@ -193,7 +377,34 @@ func (c *Cluster) startOrdinal(i int) error {
 		return fmt.Errorf("natstest: %s did not accept connections within 10s", c.Name(i))
 	}
 	c.running[i] = s
+	c.applied[i] = st
+	c.event(i, EventStart, st.String())
 	return nil
+}
+
+// reload applies st to running server i in place, as nats-server does on
+// SIGHUP (the config reloader's signal): it rewrites the server's
+// configuration file and reloads it. nats-server refuses what it cannot
+// change at run time (clustering on or off, lower JetStream limits, ...);
+// the server then keeps its settings, and reload returns the reason.
+func (c *Cluster) reload(i int, st settings) (refused error, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.running[i]
+	if !ok {
+		return nil, fmt.Errorf("natstest: %s is not running", c.Name(i))
+	}
+	o, err := c.options(i, st)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.ReloadOptions(o); err != nil {
+		c.event(i, EventReloadRefused, err.Error())
+		return err, nil
+	}
+	c.applied[i] = st
+	c.event(i, EventReload, st.String())
+	return nil, nil
 }
 
 // ServerNames returns the running servers' names by ordinal.
@@ -282,6 +493,10 @@ func (c *Cluster) Stop(name string) error {
 	}
 	s.Shutdown()
 	s.WaitForShutdown()
+	c.mu.Lock()
+	delete(c.applied, i)
+	c.event(i, EventStop, "")
+	c.mu.Unlock()
 	return nil
 }
 
@@ -298,7 +513,13 @@ func (c *Cluster) Wipe(name string) error {
 	if running {
 		return fmt.Errorf("natstest: %s is running; stop it before wiping its store", name)
 	}
-	return os.RemoveAll(filepath.Join(c.dir, name))
+	if err := os.RemoveAll(filepath.Join(c.dir, name)); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.event(i, EventWipe, "")
+	c.mu.Unlock()
+	return nil
 }
 
 // Restart starts a stopped server again on its old store and ports.
@@ -382,14 +603,40 @@ func (c *Cluster) ScaleTo(ctx context.Context, n int) error {
 	return nil
 }
 
-// waitRouted waits until server i has a route to every other running server.
+// waitRouted waits until server i has a route to every other running
+// server, when clustered (a server with clustering off routes to none, and
+// none to it).
 func (c *Cluster) waitRouted(ctx context.Context, i int) error {
-	return poll(ctx, "routes of "+c.Name(i), func() bool {
-		c.mu.Lock()
-		s, others := c.running[i], len(c.running)-1
-		c.mu.Unlock()
-		return s != nil && s.NumRoutes() >= others
-	})
+	return poll(ctx, "routes of "+c.Name(i), func() bool { return c.routed(i) })
+}
+
+func (c *Cluster) routed(i int) bool {
+	c.mu.Lock()
+	s, st := c.running[i], c.applied[i]
+	others := 0
+	for j := range c.running {
+		if j != i && c.applied[j].cluster {
+			others++
+		}
+	}
+	c.mu.Unlock()
+	return s != nil && (!st.cluster || s.NumRemotes() >= others)
+}
+
+// waitHealthy waits until server i is routed to the others and answers
+// /healthz with 200, the official chart's startup probe (JetStream current
+// with the meta leader, and every stream and consumer it holds current):
+// the readiness a StatefulSet's rolling update waits for before it moves on.
+func (c *Cluster) waitHealthy(ctx context.Context, i int) error {
+	return poll(ctx, c.Name(i)+" routed and healthy (/healthz)", func() bool { return c.healthy(i) })
+}
+
+func (c *Cluster) healthy(i int) bool {
+	if !c.routed(i) {
+		return false
+	}
+	s := c.Server(c.Name(i))
+	return s != nil && s.Healthz(&server.HealthzOptions{}).StatusCode == http.StatusOK
 }
 
 // WaitMetaLeader waits until a running server leads the JetStream meta group
@@ -439,6 +686,9 @@ func (c *Cluster) Shutdown() {
 	for _, s := range servers {
 		s.WaitForShutdown()
 	}
+	c.mu.Lock()
+	c.applied = map[int]settings{}
+	c.mu.Unlock()
 	if c.ownDir {
 		os.RemoveAll(c.dir)
 	}

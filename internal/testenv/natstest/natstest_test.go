@@ -218,3 +218,27 @@ func TestClaimOrdinal(t *testing.T) {
 	_, ok = claimOrdinal("r-nats-js-r-nats-x", "r-nats")
 	assert.False(t, ok)
 }
+
+// config.serverNamePrefix: the servers' names carry the prefix, the pods'
+// names (Pod) do not, and a pod's name is no server name.
+func TestServerNamePrefix(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := Start(ctx, Options{Name: "nats", ServerNamePrefix: "east-", Size: 3})
+	require.NoError(t, err)
+	defer c.Shutdown()
+	assert.Equal(t, []string{"east-nats-0", "east-nats-1", "east-nats-2"}, c.ServerNames())
+	assert.Equal(t, "east-nats-1", c.Name(1))
+	assert.Equal(t, "nats-1", c.Pod(1))
+	assert.NotNil(t, c.Server("east-nats-1"))
+	assert.Nil(t, c.Server("nats-1"), "a pod's name is no server's")
+	_, err = c.MonitorURL("nats-1")
+	assert.Error(t, err)
+	meta := metaCluster(t, c)
+	assert.Contains(t, c.ServerNames(), meta.Leader, "the meta group knows the servers by their prefixed names")
+	for _, p := range meta.Replicas {
+		assert.Contains(t, c.ServerNames(), p.Name)
+	}
+	require.NoError(t, c.ScaleTo(ctx, 2))
+	assert.Equal(t, []string{"east-nats-0", "east-nats-1"}, c.ServerNames())
+}

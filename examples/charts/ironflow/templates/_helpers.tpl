@@ -8,8 +8,9 @@ upgrades (Deployment selectors are immutable).
 {{- end }}
 
 {{/*
-Fully qualified app name, used for the Deployment, Services, HPA, PDB, the
-CNPG Cluster (<fullname>-pg) and the release quota (<fullname>-quota).
+Fully qualified app name, used for the Deployment, Services, HPA, PDB and the
+release quota (<fullname>-quota). The postgresql subchart applies the same
+rule to name the CNPG Cluster <fullname>-pg (its appName value).
 
 Rule (deliberately simple, no nameOverride/fullnameOverride):
   - if the release name already contains the chart name, use the release name
@@ -59,73 +60,50 @@ App image: repository:tag, tag defaulting to the chart's appVersion.
 {{- end }}
 
 {{/* ---------------------------------------------------------------------
-NATS helpers. These reproduce the naming of the official nats-io/k8s chart
-installed as a subchart called "nats": its fullname is "<release>-nats"
-(or just the release name if that already contains "nats"), the headless
-Service is "<fullname>-headless", the ConfigMap "<fullname>-config" and the
-JetStream volumeClaimTemplate "<fullname>-js". Matching those names means
-PVCs (<release>-nats-js-<release>-nats-<i>), route URLs and dashboards are
-identical to a deployment made with the official chart.
+Subcharts. NATS (charts/nats, the official nats-io/k8s chart's layout) and
+PostgreSQL (charts/postgresql, CloudNativePG) are dependencies with the
+conditions nats.enabled / postgresql.enabled. The app reaches them through
+names the subcharts compute themselves: their helpers are called with the
+subchart's own context (.Subcharts.<name>: its coalesced values, release and
+chart), so the names can never drift from the objects.
+
+Helm removes a disabled dependency from the chart it renders (and stores in
+the release). These helpers fail with a clear message when a part is enabled
+but its subchart is missing, instead of rendering a URL to nothing.
 --------------------------------------------------------------------- */}}
-{{- define "ironflow.nats.fullname" -}}
-{{- if contains "nats" .Release.Name }}
-{{- .Release.Name | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- printf "%s-nats" .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- define "ironflow.subchart" -}}
+{{- $sub := get (.ctx.Subcharts | default dict) .name }}
+{{- if not $sub }}
+{{- fail (printf "%s.enabled is true but the chart has no %s subchart: Helm drops a disabled dependency from the chart of a release, so render or upgrade from the chart folder (examples/charts/ironflow) instead of a release's stored chart" .name .name) }}
 {{- end }}
 {{- end }}
 
-{{- define "ironflow.nats.headlessName" -}}
-{{- printf "%s-headless" (include "ironflow.nats.fullname" .) }}
+{{/* NATS client URL, e.g. nats://<release>-nats:4222. */}}
+{{- define "ironflow.natsURL" -}}
+{{- include "ironflow.subchart" (dict "ctx" . "name" "nats") }}
+{{- include "nats.clientURL" .Subcharts.nats }}
 {{- end }}
 
-{{/*
-Number of NATS servers: cluster.replicas when clustering is on, else 1.
-*/}}
-{{- define "ironflow.nats.replicas" -}}
-{{- if .Values.nats.config.cluster.enabled }}
-{{- .Values.nats.config.cluster.replicas | int }}
-{{- else }}
-{{- 1 }}
-{{- end }}
+{{/* NATS servers: nats.config.cluster.replicas when clustering, else 1. */}}
+{{- define "ironflow.natsReplicas" -}}
+{{- include "ironflow.subchart" (dict "ctx" . "name" "nats") }}
+{{- include "nats.replicas" .Subcharts.nats }}
 {{- end }}
 
-{{/*
-NATS selector labels, same keys/values as the official chart.
-*/}}
-{{- define "ironflow.nats.selectorLabels" -}}
-app.kubernetes.io/name: nats
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/component: nats
+{{/* CNPG Cluster name, <fullname>-pg. */}}
+{{- define "ironflow.pgClusterName" -}}
+{{- include "ironflow.subchart" (dict "ctx" . "name" "postgresql") }}
+{{- include "postgresql.clusterName" .Subcharts.postgresql }}
 {{- end }}
 
-{{- define "ironflow.nats.labels" -}}
-helm.sh/chart: {{ include "ironflow.chart" . }}
-{{ include "ironflow.nats.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Values.nats.image.tag | toString | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: ironflow
+{{/* Database host: the rw Pooler when enabled, else <fullname>-pg-rw. */}}
+{{- define "ironflow.pgHost" -}}
+{{- include "ironflow.subchart" (dict "ctx" . "name" "postgresql") }}
+{{- include "postgresql.host" .Subcharts.postgresql }}
 {{- end }}
 
-{{/* ---------------------------------------------------------------------
-PostgreSQL (CloudNativePG) helpers.
---------------------------------------------------------------------- */}}
-{{- define "ironflow.pg.clusterName" -}}
-{{- printf "%s-pg" (include "ironflow.fullname" .) }}
-{{- end }}
-
-{{- define "ironflow.pg.poolerName" -}}
-{{- printf "%s-pooler-%s" (include "ironflow.pg.clusterName" .) .Values.postgresql.pooler.type }}
-{{- end }}
-
-{{/*
-Host the app connects to: the pgbouncer Pooler when a read-write pooler is
-enabled, otherwise CNPG's "<cluster>-rw" Service.
-*/}}
-{{- define "ironflow.pg.host" -}}
-{{- if and .Values.postgresql.pooler.enabled (eq .Values.postgresql.pooler.type "rw") }}
-{{- include "ironflow.pg.poolerName" . }}
-{{- else }}
-{{- printf "%s-rw" (include "ironflow.pg.clusterName" .) }}
-{{- end }}
+{{/* Secret CNPG creates for the database owner: <fullname>-pg-app. */}}
+{{- define "ironflow.pgAppSecret" -}}
+{{- include "ironflow.subchart" (dict "ctx" . "name" "postgresql") }}
+{{- include "postgresql.appSecretName" .Subcharts.postgresql }}
 {{- end }}
