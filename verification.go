@@ -35,6 +35,10 @@ type Verification struct {
 	Started  time.Time     `json:"started"`
 	Finished time.Time     `json:"finished"`
 	Duration time.Duration `json:"duration"`
+	// Err is the typed cause of a Failed phase, for errors.As: a lost
+	// quorum is a *nats.QuorumLostError. It is not serialised; Reason
+	// carries its text.
+	Err error `json:"-"`
 }
 
 // Check is one condition Verify watched, with what it last observed.

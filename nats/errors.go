@@ -235,21 +235,6 @@ func (f findings) errors() []error {
 	return out
 }
 
-// StepError: a step of an applied plan failed. Steps before it took effect;
-// plan again to resume from live state.
-type StepError struct {
-	Operation string
-	Index     int
-	Step      scaling.Step
-	Err       error
-}
-
-func (e *StepError) Error() string {
-	return fmt.Sprintf("%s: step %d (%s %s) failed: %v", e.Operation, e.Index+1, e.Step.Action, e.Step.Object, e.Err)
-}
-
-func (e *StepError) Unwrap() error { return e.Err }
-
 // WaitError: a step's effect did not show before the deadline. Last is the
 // newest reading of the cluster, for the reason.
 type WaitError struct {

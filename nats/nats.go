@@ -114,6 +114,11 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 	return &Client{kube: c.Kube, releases: rels, sys: opts.System, opts: opts}, nil
 }
 
+var _ scaling.Operator = (*Client)(nil)
+
+// Operations implements scaling.Operator: the plans this package makes.
+func (c *Client) Operations() []string { return []string{OpScaleCluster, OpExpandStorage} }
+
 // Apply runs a plan made by this package. A plan with a blocking guard is a
 // *scaling.GuardBlockedError whose causes (errors.As) are this package's
 // typed guard errors; live state that drifted since planning is a
@@ -143,6 +148,9 @@ func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verif
 	}
 	ctx, cancel := verify.WithDeadline(ctx, c.opts.VerifyTimeout)
 	defer cancel()
+	if v := verify.Expired(ctx, plan); v != nil {
+		return v, nil
+	}
 	switch plan.Operation {
 	case OpScaleCluster:
 		return planspec.With(plan, func(spec *scaleClusterSpec) (*scaling.Verification, error) {

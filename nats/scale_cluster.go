@@ -477,7 +477,7 @@ func (c *Client) applyScaleCluster(ctx context.Context, plan *scaling.Plan, spec
 
 // runSteps runs a plan's steps in order, each bounded by StepTimeout when
 // ctx has no deadline, reporting progress; the first failure stops it as a
-// *StepError. changed delivers NATS events for the steps' waits.
+// *scaling.StepError. changed delivers NATS events for the steps' waits.
 func (c *Client) runSteps(ctx context.Context, plan *scaling.Plan, res *scaling.Applied, run func(context.Context, scaling.Step, <-chan struct{}) (bool, error)) (*scaling.Applied, error) {
 	changed, stop, err := c.events()
 	if err != nil {
@@ -495,7 +495,7 @@ func (c *Client) runSteps(ctx context.Context, plan *scaling.Plan, res *scaling.
 		cancel()
 		c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepFinished, Operation: plan.Operation, Step: &step, Index: i, Err: err, Time: time.Now()})
 		if err != nil {
-			return nil, &StepError{Operation: plan.Operation, Index: i, Step: step, Err: err}
+			return nil, &scaling.StepError{Operation: plan.Operation, Index: i, Step: step, Done: plan.Steps[:i:i], Err: err}
 		}
 		res.Changed = res.Changed || did
 	}

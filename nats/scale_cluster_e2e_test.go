@@ -386,6 +386,17 @@ func TestVerifyReportsALostQuorumAsFailed(t *testing.T) {
 	assert.Contains(t, v.Reason, "1 of 3 servers answer")
 	leader, _ := v.Check("meta-leader")
 	assert.False(t, leader.Passed)
+	var lost *nats.QuorumLostError
+	require.ErrorAs(t, v.Err, &lost, "the typed reason of a failed Verify")
+	assert.Equal(t, 3, lost.Size)
+	assert.Equal(t, 1, lost.Answering)
+
+	// A deadline already gone is an outcome, not an error.
+	expired, cancel := context.WithCancel(ctx)
+	cancel()
+	v, err = e.client.Verify(expired, plan)
+	require.NoError(t, err)
+	assert.Equal(t, scaling.TimedOut, v.Phase)
 }
 
 func TestScaleClusterWithoutSystemCredentialsIsATypedErrorNotATimeout(t *testing.T) {

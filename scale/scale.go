@@ -74,6 +74,13 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 	return &Client{kube: c.Kube, releases: rels, opts: opts}, nil
 }
 
+var _ scaling.Operator = (*Client)(nil)
+
+// Operations implements scaling.Operator: the plans this package makes.
+func (c *Client) Operations() []string {
+	return []string{OpReplicas, OpDown, OpAutoscale, OpRolloutRestart, OpTemplate}
+}
+
 // Apply runs a plan made by this package's Plan functions. It returns a
 // *scaling.GuardBlockedError for a plan with a blocking guard and a
 // *scaling.StalePlanError when live state drifted since planning; in both
@@ -109,6 +116,9 @@ func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verif
 	}
 	ctx, cancel := verify.WithDeadline(ctx, c.opts.VerifyTimeout)
 	defer cancel()
+	if v := verify.Expired(ctx, plan); v != nil {
+		return v, nil
+	}
 	switch plan.Operation {
 	case OpReplicas, OpDown:
 		return planspec.With(plan, func(spec *replicasSpec) (*scaling.Verification, error) { return c.verifyReplicas(ctx, plan, spec) })

@@ -4,6 +4,8 @@ package verify
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ironflow/scaling"
@@ -46,8 +48,11 @@ func Passed(checks []scaling.Check) bool {
 
 // Conclude sets a Verification's phase and times from how the watch ended:
 // nil is Succeeded; an override (non-empty overridden) is Overridden; ctx
-// ending is TimedOut with the timedOut reason; any other error is Failed
-// with the error as the reason.
+// ending is TimedOut with the timedOut reason, followed by the checks that
+// did not hold and what they last saw (a person reads the Reason first: the
+// scheduler's "Insufficient cpu" must be there, not only in one check's
+// detail); any other error is Failed with the error as the reason, and a
+// cause of the error (errors.As on the Verification's Err) stays reachable.
 func Conclude(ctx context.Context, v *scaling.Verification, err error, overridden, timedOut string) *scaling.Verification {
 	v.Finished = time.Now()
 	v.Duration = v.Finished.Sub(v.Started)
@@ -57,11 +62,42 @@ func Conclude(ctx context.Context, v *scaling.Verification, err error, overridde
 	case err == nil:
 		v.Phase = scaling.Succeeded
 	case ctx.Err() != nil:
-		v.Phase, v.Reason = scaling.TimedOut, timedOut
+		v.Phase, v.Reason = scaling.TimedOut, timedOut+failing(v.Checks)
 	default:
-		v.Phase, v.Reason = scaling.Failed, err.Error()
+		v.Phase, v.Reason, v.Err = scaling.Failed, err.Error(), err
 	}
 	return v
+}
+
+// failing renders the checks that did not hold for a Reason.
+func failing(checks []scaling.Check) string {
+	var parts []string
+	for _, c := range checks {
+		if c.Passed {
+			continue
+		}
+		s := fmt.Sprintf("%s expected %s, observed %s", c.Name, c.Expected, c.Observed)
+		if c.Detail != "" {
+			s += " (" + c.Detail + ")"
+		}
+		parts = append(parts, s)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(parts, "; ")
+}
+
+// Expired returns the TimedOut Verification of a Verify whose context has
+// already ended (nil when it has not): a deadline that passed is an outcome
+// to report, not an error to return.
+func Expired(ctx context.Context, plan *scaling.Plan) *scaling.Verification {
+	if ctx.Err() == nil {
+		return nil
+	}
+	now := time.Now()
+	return &scaling.Verification{Operation: plan.Operation, Target: plan.Target, Phase: scaling.TimedOut, Started: now, Finished: now,
+		Reason: "the deadline had passed before Verify began: nothing was observed (" + ctx.Err().Error() + ")"}
 }
 
 // WithDeadline bounds a Verify: by ctx's own deadline when it has one, else

@@ -63,3 +63,33 @@ func TestWithDeadlineKeepsTheCallersDeadline(t *testing.T) {
 	assert.True(t, ok)
 	assert.WithinDuration(t, time.Now().Add(time.Minute), d2, 5*time.Second)
 }
+
+// TestConcludeNamesWhatDidNotHold: a timed-out Verification's Reason names
+// each failing check with what it saw (the scheduler's reason included), and
+// a Failed one keeps its typed cause for errors.As.
+func TestConcludeNamesWhatDidNotHold(t *testing.T) {
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	v := &scaling.Verification{Checks: []scaling.Check{
+		{Name: "spec-replicas", Passed: true, Expected: "5", Observed: "5"},
+		{Name: "pods-ready", Expected: "5 Ready pods", Observed: "3 Ready of 5", Detail: "2 pod(s) not scheduled: 0/2 nodes are available: 2 Insufficient cpu"},
+	}}
+	Conclude(done, v, context.Canceled, "", "deadline passed before every check held")
+	assert.Equal(t, "deadline passed before every check held: pods-ready expected 5 Ready pods, observed 3 Ready of 5 (2 pod(s) not scheduled: 0/2 nodes are available: 2 Insufficient cpu)", v.Reason)
+
+	type lost struct{ error }
+	cause := lost{errors.New("quorum lost")}
+	v = Conclude(context.Background(), &scaling.Verification{}, cause, "", "")
+	var got lost
+	assert.True(t, errors.As(v.Err, &got), "the cause is reachable from the Verification")
+	assert.Equal(t, scaling.Failed, v.Phase)
+}
+
+func TestExpired(t *testing.T) {
+	assert.Nil(t, Expired(context.Background(), &scaling.Plan{}))
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	v := Expired(done, &scaling.Plan{Operation: "op"})
+	assert.Equal(t, scaling.TimedOut, v.Phase)
+	assert.Contains(t, v.Reason, "deadline had passed before Verify began")
+}
