@@ -422,16 +422,11 @@ func (c *Client) applyExpandStorage(ctx context.Context, plan *scaling.Plan, spe
 	if err != nil {
 		return nil, err
 	}
-	live := vs.fingerprint(t)
-	res := &scaling.Applied{Operation: plan.Operation, Target: plan.Target, Started: time.Now(), Fingerprint: live}
+	run := c.run(plan, vs.fingerprint(t))
 	if d := decideExpand(spec.Request, t, vs, size); len(d.steps) == 0 {
-		res.Reason, res.Finished = "every JetStream volume has "+size.String()+" already", time.Now()
-		return res, nil
+		run.Holds = "every JetStream volume has " + size.String() + " already"
 	}
-	if drift := plan.Fingerprint.Compare(live); len(drift) > 0 {
-		return nil, &scaling.StalePlanError{Operation: plan.Operation, Drift: drift}
-	}
-	return c.runSteps(ctx, plan, res, func(ctx context.Context, step scaling.Step, changed <-chan struct{}) (bool, error) {
+	return c.applySteps(ctx, run, func(ctx context.Context, step scaling.Step, changed <-chan struct{}) (bool, error) {
 		switch step.Action {
 		case ActionResizeClaim:
 			return c.resizeClaim(ctx, t.Namespace, step.Object.Name, size)

@@ -11,6 +11,7 @@ import (
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/await"
 	"github.com/ironflow/scaling/internal/helmplan"
+	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/internal/planspec"
 )
 
@@ -459,48 +460,33 @@ func (c *Client) applyScaleCluster(ctx context.Context, plan *scaling.Plan, spec
 		return nil, err
 	}
 	d := c.decide(spec.Request, t, st)
-	live := st.fingerprint(t, d.over, d.onlyLeaving)
-	res := &scaling.Applied{Operation: plan.Operation, Target: plan.Target, Started: time.Now(), Fingerprint: live}
-	// "Already holds" comes before staleness: applying a plan makes its own
-	// fingerprint stale, and a re-applied plan must come back unchanged.
+	run := c.run(plan, st.fingerprint(t, d.over, d.onlyLeaving))
 	if len(d.steps) == 0 && st.sts.Spec.Replicas != nil && int(*st.sts.Spec.Replicas) == spec.Request.Replicas {
-		res.Reason, res.Finished = fmt.Sprintf("the cluster already runs %d servers", spec.Request.Replicas), time.Now()
-		return res, nil
+		run.Holds = fmt.Sprintf("the cluster already runs %d servers", spec.Request.Replicas)
 	}
-	if drift := plan.Fingerprint.Compare(live); len(drift) > 0 {
-		return nil, &scaling.StalePlanError{Operation: plan.Operation, Drift: drift}
-	}
-	return c.runSteps(ctx, plan, res, func(ctx context.Context, step scaling.Step, changed <-chan struct{}) (bool, error) {
+	return c.applySteps(ctx, run, func(ctx context.Context, step scaling.Step, changed <-chan struct{}) (bool, error) {
 		return c.runStep(ctx, t, step, changed)
 	})
 }
 
-// runSteps runs a plan's steps in order, each bounded by StepTimeout when
-// ctx has no deadline, reporting progress; the first failure stops it as a
-// *scaling.StepError. changed delivers NATS events for the steps' waits.
-func (c *Client) runSteps(ctx context.Context, plan *scaling.Plan, res *scaling.Applied, run func(context.Context, scaling.Step, <-chan struct{}) (bool, error)) (*scaling.Applied, error) {
+// run is the shared apply order (opkit) with this client's progress and
+// step timeout.
+func (c *Client) run(plan *scaling.Plan, live scaling.Fingerprint) opkit.Run {
+	return opkit.Run{Plan: plan, Live: live, Progress: c.opts.Progress, StepTimeout: c.opts.StepTimeout}
+}
+
+// applySteps applies with step, which gets a channel of NATS events for its
+// waits (advisories, server shutdowns, the backstop).
+func (c *Client) applySteps(ctx context.Context, run opkit.Run, step func(context.Context, scaling.Step, <-chan struct{}) (bool, error)) (*scaling.Applied, error) {
+	if run.Holds != "" {
+		return run.Apply(ctx, nil)
+	}
 	changed, stop, err := c.events()
 	if err != nil {
 		return nil, err
 	}
 	defer stop()
-	for i := range plan.Steps {
-		step := plan.Steps[i]
-		c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepStarted, Operation: plan.Operation, Step: &step, Index: i, Time: time.Now()})
-		stepCtx, cancel := ctx, context.CancelFunc(func() {})
-		if _, ok := ctx.Deadline(); !ok {
-			stepCtx, cancel = context.WithTimeout(ctx, c.opts.StepTimeout)
-		}
-		did, err := run(stepCtx, step, changed)
-		cancel()
-		c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepFinished, Operation: plan.Operation, Step: &step, Index: i, Err: err, Time: time.Now()})
-		if err != nil {
-			return nil, &scaling.StepError{Operation: plan.Operation, Index: i, Step: step, Done: plan.Steps[:i:i], Err: err}
-		}
-		res.Changed = res.Changed || did
-	}
-	res.Finished = time.Now()
-	return res, nil
+	return run.Apply(ctx, func(ctx context.Context, _ int, s scaling.Step) (bool, error) { return step(ctx, s, changed) })
 }
 
 // runStep runs one step and waits for its effect. It reports whether it

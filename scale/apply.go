@@ -3,52 +3,52 @@ package scale
 import (
 	"context"
 	"fmt"
-	"time"
+	"slices"
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmplan"
+	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/internal/values"
 )
 
 // upgrade is the shared Apply of the operations that change a release's
-// values. live is the fingerprint the caller read just now, holds whether the
-// rest of the target state (beyond the values) is in place.
-//
-// Order matters: "already holds" is checked before staleness, because
-// applying a plan makes its own fingerprint stale; a re-applied plan must
-// come back unchanged, not refused.
-func (c *Client) upgrade(ctx context.Context, plan *scaling.Plan, rel *scaling.Release, revision int, src scaling.ChartSource, vals map[string]any, live scaling.Fingerprint, holds bool) (*scaling.Applied, error) {
-	res := &scaling.Applied{Operation: plan.Operation, Target: plan.Target, Started: time.Now(), Fingerprint: live}
-	done := func(reason string) (*scaling.Applied, error) {
-		res.Reason, res.Finished = reason, time.Now()
-		return res, nil
-	}
+// values, in the shared order (opkit): already holds, stale, write. live is
+// the fingerprint the caller read just now; holds says whether the rest of
+// the target state (beyond the values) is in place. The first "helm
+// upgrade" step makes the one upgrade (the others are values it carries),
+// and a "scale subresource" step sets the count the chart leaves to an
+// HPA; the other steps show what the upgrade does.
+func (c *Client) upgrade(ctx context.Context, plan *scaling.Plan, rel *scaling.Release, revision int, src scaling.ChartSource, vals map[string]any, live scaling.Fingerprint, holds bool, workload scaling.ObjectRef, replicas int32) (*scaling.Applied, error) {
 	same, err := values.Equal(rel.Values, vals)
 	if err != nil {
 		return nil, err
 	}
+	first := slices.IndexFunc(plan.Steps, func(s scaling.Step) bool { return s.Action == "helm upgrade" })
+	run := opkit.Run{Plan: plan, Live: live, Progress: c.opts.Progress, Acts: func(i int, s scaling.Step) bool {
+		return i == first || s.Action == actionScaleSubresource
+	}}
 	if same && rel.Status == "deployed" && holds && !helmplan.ChartPending(plan, rel) {
-		return done(fmt.Sprintf("release %s/%s revision %d already carries these values", rel.Namespace, rel.Name, rel.Revision))
+		run.Holds = fmt.Sprintf("release %s/%s revision %d already carries these values", rel.Namespace, rel.Name, rel.Revision)
 	}
-	planned := scaling.Fingerprint{}
-	for k := range plan.Fingerprint {
-		planned[k] = live[k]
+	var upgraded *scaling.Release
+	res, err := run.Apply(ctx, func(ctx context.Context, _ int, s scaling.Step) (bool, error) {
+		if s.Action == actionScaleSubresource {
+			return true, patchScale(ctx, c.kube, workload, replicas)
+		}
+		up, err := c.releases.Upgrade(ctx, rel.Namespace, rel.Name, revision, src, vals)
+		if err != nil {
+			return false, err
+		}
+		upgraded = up
+		return true, nil
+	})
+	if err != nil || upgraded == nil {
+		return res, err
 	}
-	if drift := plan.Fingerprint.Compare(planned); len(drift) > 0 {
-		return nil, &scaling.StalePlanError{Operation: plan.Operation, Drift: drift}
-	}
-	if len(plan.Steps) == 0 {
-		return done("the plan has no steps")
-	}
-	step := plan.Steps[0]
-	c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepStarted, Operation: plan.Operation, Step: &step})
-	up, err := c.releases.Upgrade(ctx, rel.Namespace, rel.Name, revision, src, vals)
-	c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepFinished, Operation: plan.Operation, Step: &step, Err: err})
-	if err != nil {
-		return nil, err
-	}
-	res.Changed = true
-	res.Fingerprint[helmplan.FingerprintKey(rel.Namespace, rel.Name)] = helmplan.Revision(up.Revision)
-	res.Finished = time.Now()
+	res.Fingerprint[helmplan.FingerprintKey(rel.Namespace, rel.Name)] = helmplan.Revision(upgraded.Revision)
 	return res, nil
 }
+
+// actionScaleSubresource is the step that writes a count through the scale
+// subresource, as `kubectl scale` does.
+const actionScaleSubresource = "scale subresource"

@@ -303,7 +303,7 @@ func (c *Client) applyAutoscale(ctx context.Context, plan *scaling.Plan, spec *a
 	} else if !apierrors.IsNotFound(err) {
 		return nil, err
 	}
-	return c.upgrade(ctx, plan, rel, spec.Revision, a.Chart, spec.Values, fp, fp[hpaKey] != "absent")
+	return c.upgrade(ctx, plan, rel, spec.Revision, a.Chart, spec.Values, fp, fp[hpaKey] != "absent", spec.Workload, 0)
 }
 
 // verifyAutoscale watches the HPA and the workload until the HPA has the

@@ -147,7 +147,7 @@ func (c *Client) PlanDown(ctx context.Context, d Down) (*scaling.Plan, error) {
 		plan.Steps = append(plan.Steps, scaling.Step{Action: "helm upgrade", Object: plan.Target, Field: d.ValuePath,
 			Before: strconv.FormatInt(current, 10), After: strconv.Itoa(int(n)), Note: setsNote(sets)})
 		if spec.PatchScale {
-			plan.Steps = append(plan.Steps, scaling.Step{Action: "scale subresource", Object: *ref, Field: "spec.replicas",
+			plan.Steps = append(plan.Steps, scaling.Step{Action: actionScaleSubresource, Object: *ref, Field: "spec.replicas",
 				Before: strconv.Itoa(int(live.Replicas)), After: strconv.Itoa(int(n)), Note: "the chart leaves spec.replicas to the HPA, so the upgrade cannot set it"})
 		}
 		if s, ok := helmplan.ChartStep(plan.Target, hp); ok {

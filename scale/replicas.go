@@ -328,20 +328,11 @@ func (c *Client) applyReplicas(ctx context.Context, plan *scaling.Plan, spec *re
 		helmplan.FingerprintKey(r.Namespace, r.Release): helmplan.Revision(rel.Revision),
 		live.fingerprintKey():                           strconv.FormatInt(live.Generation, 10),
 	}
-	res, err := c.upgrade(ctx, plan, rel, spec.Revision, r.Chart, spec.Values, fp, live.Replicas == r.Replicas)
+	// With PatchScale the chart leaves the count to the HPA: the plan's
+	// scale-subresource step writes it after the upgrade.
+	res, err := c.upgrade(ctx, plan, rel, spec.Revision, r.Chart, spec.Values, fp, live.Replicas == r.Replicas, spec.Workload, r.Replicas)
 	if err != nil || !res.Changed {
 		return res, err
-	}
-	if spec.PatchScale {
-		// The chart leaves the count to the HPA, so the upgrade did not set
-		// it: write it through the scale subresource, as `kubectl scale` does.
-		step := plan.Steps[1]
-		c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepStarted, Operation: plan.Operation, Step: &step, Index: 1})
-		err := patchScale(ctx, c.kube, spec.Workload, r.Replicas)
-		c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepFinished, Operation: plan.Operation, Step: &step, Index: 1, Err: err})
-		if err != nil {
-			return nil, err
-		}
 	}
 	if after, err := getWorkload(ctx, c.kube, spec.Workload); err == nil {
 		res.Fingerprint[after.fingerprintKey()] = strconv.FormatInt(after.Generation, 10)

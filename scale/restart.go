@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/internal/planspec"
 )
 
@@ -153,7 +154,6 @@ func (c *Client) workloadObject(ctx context.Context, ref scaling.ObjectRef) (*wo
 }
 
 func (c *Client) applyRestart(ctx context.Context, plan *scaling.Plan, spec *restartSpec) (*scaling.Applied, error) {
-	res := &scaling.Applied{Operation: plan.Operation, Target: plan.Target, Started: time.Now()}
 	w, err := getWorkload(ctx, c.kube, spec.Workload)
 	if err != nil {
 		return nil, err
@@ -162,32 +162,27 @@ func (c *Client) applyRestart(ctx context.Context, plan *scaling.Plan, spec *res
 	if err != nil {
 		return nil, err
 	}
-	res.Fingerprint = scaling.Fingerprint{w.fingerprintKey(): strconv.FormatInt(w.Generation, 10)}
+	run := opkit.Run{Plan: plan, Progress: c.opts.Progress, Live: scaling.Fingerprint{w.fingerprintKey(): strconv.FormatInt(w.Generation, 10)}}
 	if obj.restartedAt == spec.RestartedAt {
-		res.Reason, res.Finished = "the pod template already carries this plan's restartedAt", time.Now()
-		return res, nil
-	}
-	if drift := plan.Fingerprint.Compare(res.Fingerprint); len(drift) > 0 {
-		return nil, &scaling.StalePlanError{Operation: plan.Operation, Drift: drift}
+		run.Holds = "the pod template already carries this plan's restartedAt"
 	}
 	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{"annotations": map[string]string{RestartedAtAnnotation: spec.RestartedAt}}}}})
 	if err != nil {
 		return nil, err
 	}
-	step := plan.Steps[0]
-	c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepStarted, Operation: plan.Operation, Step: &step})
-	switch spec.Workload.Kind {
-	case "Deployment":
-		_, err = c.kube.AppsV1().Deployments(spec.Workload.Namespace).Patch(ctx, spec.Workload.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-	default:
-		_, err = c.kube.AppsV1().StatefulSets(spec.Workload.Namespace).Patch(ctx, spec.Workload.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-	}
-	c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepFinished, Operation: plan.Operation, Step: &step, Err: err})
-	if err != nil {
-		return nil, fmt.Errorf("restarting %s: %w", spec.Workload, err)
-	}
-	res.Changed, res.Finished = true, time.Now()
-	return res, nil
+	return run.Apply(ctx, func(ctx context.Context, _ int, _ scaling.Step) (bool, error) {
+		var err error
+		switch spec.Workload.Kind {
+		case "Deployment":
+			_, err = c.kube.AppsV1().Deployments(spec.Workload.Namespace).Patch(ctx, spec.Workload.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		default:
+			_, err = c.kube.AppsV1().StatefulSets(spec.Workload.Namespace).Patch(ctx, spec.Workload.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		}
+		if err != nil {
+			return false, fmt.Errorf("restarting %s: %w", spec.Workload, err)
+		}
+		return true, nil
+	})
 }
 
 // verifyRestart waits until every pod runs the restarted template, Ready,

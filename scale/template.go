@@ -268,5 +268,5 @@ func (c *Client) applyTemplate(ctx context.Context, plan *scaling.Plan, spec *te
 			fp[w.fingerprintKey()] = strconv.FormatInt(w.Generation, 10)
 		}
 	}
-	return c.upgrade(ctx, plan, rel, spec.Revision, t.Chart, spec.Values, fp, true)
+	return c.upgrade(ctx, plan, rel, spec.Revision, t.Chart, spec.Values, fp, true, scaling.ObjectRef{}, 0)
 }

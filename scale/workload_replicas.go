@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/internal/planspec"
 )
 
@@ -41,7 +42,7 @@ func (c *Client) planWorkloadReplicas(ctx context.Context, r Replicas) (*scaling
 	if live.Replicas == r.Replicas {
 		plan.NoOp, plan.Diff = true, ""
 	} else {
-		plan.Steps = []scaling.Step{{Action: "scale subresource", Object: ref, Field: "spec.replicas",
+		plan.Steps = []scaling.Step{{Action: actionScaleSubresource, Object: ref, Field: "spec.replicas",
 			Before: strconv.Itoa(int(live.Replicas)), After: strconv.Itoa(int(r.Replicas)), Note: "what `kubectl scale` does"}}
 	}
 	plan.Spec, err = planspec.Encode(replicasSpec{Request: r, Workload: ref})
@@ -52,29 +53,22 @@ func (c *Client) planWorkloadReplicas(ctx context.Context, r Replicas) (*scaling
 }
 
 func (c *Client) applyWorkloadReplicas(ctx context.Context, plan *scaling.Plan, spec *replicasSpec) (*scaling.Applied, error) {
-	res := &scaling.Applied{Operation: plan.Operation, Target: plan.Target, Started: time.Now()}
 	live, err := getWorkload(ctx, c.kube, spec.Workload)
 	if err != nil {
 		return nil, err
 	}
-	res.Fingerprint = scaling.Fingerprint{live.fingerprintKey(): strconv.FormatInt(live.Generation, 10)}
+	run := opkit.Run{Plan: plan, Progress: c.opts.Progress, Live: scaling.Fingerprint{live.fingerprintKey(): strconv.FormatInt(live.Generation, 10)}}
 	if live.Replicas == spec.Request.Replicas {
-		res.Reason, res.Finished = fmt.Sprintf("%s already runs %d replicas", spec.Workload, live.Replicas), time.Now()
-		return res, nil
+		run.Holds = fmt.Sprintf("%s already runs %d replicas", spec.Workload, live.Replicas)
 	}
-	if drift := plan.Fingerprint.Compare(res.Fingerprint); len(drift) > 0 {
-		return nil, &scaling.StalePlanError{Operation: plan.Operation, Drift: drift}
-	}
-	step := plan.Steps[0]
-	c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepStarted, Operation: plan.Operation, Step: &step})
-	err = patchScale(ctx, c.kube, spec.Workload, spec.Request.Replicas)
-	c.opts.Progress.Emit(scaling.Event{Kind: scaling.StepFinished, Operation: plan.Operation, Step: &step, Err: err})
-	if err != nil {
-		return nil, err
+	res, err := run.Apply(ctx, func(ctx context.Context, _ int, s scaling.Step) (bool, error) {
+		return true, patchScale(ctx, c.kube, spec.Workload, spec.Request.Replicas)
+	})
+	if err != nil || !res.Changed {
+		return res, err
 	}
 	if after, err := getWorkload(ctx, c.kube, spec.Workload); err == nil {
 		res.Fingerprint[after.fingerprintKey()] = strconv.FormatInt(after.Generation, 10)
 	}
-	res.Changed, res.Finished = true, time.Now()
 	return res, nil
 }

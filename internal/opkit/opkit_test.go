@@ -1,0 +1,74 @@
+package opkit
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ironflow/scaling"
+)
+
+func plan(steps ...string) *scaling.Plan {
+	p := &scaling.Plan{Operation: "x.Op", Fingerprint: scaling.Fingerprint{"k": "1"}}
+	for _, s := range steps {
+		p.Steps = append(p.Steps, scaling.Step{Action: s})
+	}
+	return p
+}
+
+func TestApplyOrder(t *testing.T) {
+	ctx := context.Background()
+	var ran []string
+	step := func(_ context.Context, _ int, s scaling.Step) (bool, error) {
+		ran = append(ran, s.Action)
+		return true, nil
+	}
+
+	res, err := Run{Plan: plan("a"), Live: scaling.Fingerprint{"k": "2"}, Holds: "done already"}.Apply(ctx, step)
+	require.NoError(t, err)
+	assert.False(t, res.Changed)
+	assert.Equal(t, "done already", res.Reason, "already holds wins over a stale fingerprint: a re-applied plan is unchanged, not refused")
+
+	_, err = Run{Plan: plan("a"), Live: scaling.Fingerprint{"k": "2"}}.Apply(ctx, step)
+	var stale *scaling.StalePlanError
+	require.ErrorAs(t, err, &stale)
+
+	empty := plan("a")
+	empty.Fingerprint = nil
+	_, err = Run{Plan: empty, Live: scaling.Fingerprint{"k": "1"}}.Apply(ctx, step)
+	assert.ErrorIs(t, err, scaling.ErrInvalidPlan, "no fingerprint is not 'nothing to compare'")
+	assert.Empty(t, ran, "no refused plan ran a step")
+
+	var events []string
+	res, err = Run{Plan: plan("a", "shown", "b"), Live: scaling.Fingerprint{"k": "1"},
+		Progress: func(e scaling.Event) { events = append(events, string(e.Kind)+" "+e.Step.Action) },
+		Acts:     func(_ int, s scaling.Step) bool { return s.Action != "shown" }}.Apply(ctx, step)
+	require.NoError(t, err)
+	assert.True(t, res.Changed)
+	assert.Equal(t, []string{"a", "b"}, ran)
+	assert.Equal(t, []string{string(scaling.StepStarted) + " a", string(scaling.StepFinished) + " a", string(scaling.StepStarted) + " b", string(scaling.StepFinished) + " b"}, events)
+}
+
+func TestApplyStopsAtTheFailingStepWithItsTimeout(t *testing.T) {
+	boom := errors.New("boom")
+	var deadlines []bool
+	_, err := Run{Plan: plan("a", "b", "c"), Live: scaling.Fingerprint{"k": "1"}, StepTimeout: time.Minute}.Apply(context.Background(),
+		func(ctx context.Context, i int, _ scaling.Step) (bool, error) {
+			_, ok := ctx.Deadline()
+			deadlines = append(deadlines, ok)
+			if i == 1 {
+				return false, boom
+			}
+			return true, nil
+		})
+	var se *scaling.StepError
+	require.ErrorAs(t, err, &se)
+	assert.ErrorIs(t, err, boom)
+	assert.Equal(t, 1, se.Index)
+	assert.Equal(t, []scaling.Step{{Action: "a"}}, se.Done)
+	assert.Equal(t, []bool{true, true}, deadlines, "each step is bounded, and c never ran")
+}
