@@ -96,6 +96,11 @@ type GuardResult struct {
 	Reason string `json:"reason"`
 	// Remedy says what to do about a warn or block; empty on pass.
 	Remedy string `json:"remedy,omitempty"`
+	// Cause is the operation's typed error behind a block, with its
+	// numbers, for errors.As on Apply's *GuardBlockedError. It is not
+	// serialised here: the plan's spec keeps it, so a decoded plan's Apply
+	// still returns it.
+	Cause error `json:"-"`
 }
 
 // Blocking returns the guards whose outcome is Block, in plan order.

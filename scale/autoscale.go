@@ -18,6 +18,7 @@ import (
 	"github.com/ironflow/scaling/internal/await"
 	"github.com/ironflow/scaling/internal/helmplan"
 	"github.com/ironflow/scaling/internal/manifest"
+	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/internal/planspec"
 	"github.com/ironflow/scaling/internal/values"
 )
@@ -170,6 +171,8 @@ type autoscaleSpec struct {
 	HPA      string                                    `json:"hpa"`
 	Workload scaling.ObjectRef                         `json:"workload"`
 	Expected autoscalingv2.HorizontalPodAutoscalerSpec `json:"expected"`
+	// Causes are the blocking guards' typed errors.
+	Causes opkit.Causes `json:"causes,omitempty"`
 }
 
 // PlanAutoscale returns the plan that enables or tunes the HPA. Invalid
@@ -225,8 +228,7 @@ func (c *Client) PlanAutoscale(ctx context.Context, a Autoscale) (*scaling.Plan,
 	if err != nil {
 		return nil, err
 	}
-	blast, _ := helmplan.BlastRadius(hp, nil)
-	plan.Guards = append(plan.Guards, requestsGuard(expected, tmpl.Spec), resetGuard(hp, ref, live.Replicas, a.MinReplicas), blast)
+	plan.Guards = append(plan.Guards, requestsGuard(expected, tmpl.Spec), resetGuard(hp, ref, live.Replicas, a.MinReplicas), blastRadius(hp, nil))
 	plan.Steps = valueSteps(plan.Target, sets, hp.Current, hp.Rendered.Computed)
 	if s, ok := helmplan.ChartStep(plan.Target, hp); ok {
 		plan.Steps = append(plan.Steps, s)
@@ -235,6 +237,9 @@ func (c *Client) PlanAutoscale(ctx context.Context, a Autoscale) (*scaling.Plan,
 		plan.NoOp, plan.Steps = true, nil
 	}
 	spec := autoscaleSpec{Request: a, Revision: hp.Release.Revision, Values: hp.Values, HPA: name, Workload: ref, Expected: expected.Spec}
+	if spec.Causes, err = opkit.CausesOf(plan.Guards); err != nil {
+		return nil, err
+	}
 	if plan.Spec, err = planspec.Encode(spec); err != nil {
 		return nil, err
 	}
@@ -255,7 +260,7 @@ func short(v any) string {
 // requestsGuard: a utilization target is a percentage of the containers'
 // requests; without requests the HPA cannot compute it and never scales.
 func requestsGuard(h *autoscalingv2.HorizontalPodAutoscaler, pod corev1.PodSpec) scaling.GuardResult {
-	g := scaling.GuardResult{Name: "resource-requests", Outcome: scaling.Pass, Reason: "no utilization target"}
+	g := scaling.GuardResult{Name: GuardResourceRequests, Outcome: scaling.Pass, Reason: "no utilization target"}
 	for _, m := range h.Spec.Metrics {
 		if m.Type != autoscalingv2.ResourceMetricSourceType || m.Resource == nil || m.Resource.Target.Type != autoscalingv2.UtilizationMetricType {
 			continue
@@ -277,7 +282,7 @@ func requestsGuard(h *autoscalingv2.HorizontalPodAutoscaler, pod corev1.PodSpec)
 // spec.replicas, Helm's three-way merge deletes the field, and the API
 // server defaults it to 1 until the HPA raises it to minReplicas.
 func resetGuard(hp *helmplan.Result, ref scaling.ObjectRef, live, minR int32) scaling.GuardResult {
-	g := scaling.GuardResult{Name: "replicas-reset", Outcome: scaling.Pass, Reason: "the release already leaves spec.replicas to the HPA"}
+	g := scaling.GuardResult{Name: GuardReplicasReset, Outcome: scaling.Pass, Reason: "the release already leaves spec.replicas to the HPA"}
 	before, ok := workloadObject(hp.Before, ref)
 	if !ok {
 		return g

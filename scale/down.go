@@ -12,6 +12,7 @@ import (
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmplan"
 	"github.com/ironflow/scaling/internal/manifest"
+	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/internal/planspec"
 	"github.com/ironflow/scaling/internal/values"
 )
@@ -123,10 +124,11 @@ func (c *Client) PlanDown(ctx context.Context, d Down) (*scaling.Plan, error) {
 	plan.Fingerprint[live.fingerprintKey()] = strconv.FormatInt(live.Generation, 10)
 	plan.Summary = fmt.Sprintf("Scale %s down from %d to %d replicas.", ref, live.Replicas, n)
 
-	g := scaling.GuardResult{Name: "hpa", Outcome: scaling.Pass, Reason: "no HPA in the release"}
+	g := scaling.GuardResult{Name: GuardHPA, Outcome: scaling.Pass, Reason: "no HPA in the release"}
 	switch {
 	case autoscaled && n == 0:
-		g = scaling.GuardResult{Name: "hpa", Outcome: scaling.Block, Reason: "HPA " + spec.HPA + " cannot have minReplicas 0",
+		g = scaling.GuardResult{Name: GuardHPA, Outcome: scaling.Block, Reason: "HPA " + spec.HPA + " cannot have minReplicas 0",
+			Cause:  &HPAError{HPA: spec.HPA, Workload: *ref, Replicas: 0},
 			Remedy: "scale to 1, or disable autoscaling first"}
 	case autoscaled:
 		g.Reason = fmt.Sprintf("HPA %s gets minReplicas %d, so it does not scale %s back up to its old minimum", spec.HPA, n, ref)
@@ -139,8 +141,7 @@ func (c *Client) PlanDown(ctx context.Context, d Down) (*scaling.Plan, error) {
 			g.Remedy = "the HPA is not part of the release: lower its minReplicas, or delete it, first"
 		}
 	}
-	blast, _ := helmplan.BlastRadius(hp, nil)
-	plan.Guards = append(plan.Guards, g, blast)
+	plan.Guards = append(plan.Guards, g, blastRadius(hp, nil))
 
 	current, _ := values.Int(hp.Current, d.ValuePath)
 	if hp.Changed() || live.Replicas != n {
@@ -155,6 +156,9 @@ func (c *Client) PlanDown(ctx context.Context, d Down) (*scaling.Plan, error) {
 		}
 	} else {
 		plan.NoOp = true
+	}
+	if spec.Causes, err = opkit.CausesOf(plan.Guards); err != nil {
+		return nil, err
 	}
 	if plan.Spec, err = planspec.Encode(spec); err != nil {
 		return nil, err

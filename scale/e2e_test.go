@@ -2,6 +2,7 @@ package scale_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"testing"
 	"time"
@@ -213,8 +214,19 @@ func TestE2EQuotaTooSmallIsBlockedWithoutWrites(t *testing.T) {
 	require.Len(t, blocked, 1)
 	assert.Equal(t, "quota", blocked[0].Name)
 	assert.Contains(t, blocked[0].Reason, "team pods: 2 more pods need 2, 1 left (hard 4, used 3)")
-	_, err = e.client.Apply(ctx, plan)
+	// Stored and decoded, as an approval queue would: the typed cause with
+	// its numbers comes back through errors.As.
+	raw, err := json.Marshal(plan)
+	require.NoError(t, err)
+	stored, err := scaling.Decode(raw)
+	require.NoError(t, err)
+	_, err = e.client.Apply(ctx, stored)
 	require.ErrorIs(t, err, scaling.ErrGuardBlocked)
+	var quota *scale.QuotaError
+	require.ErrorAs(t, err, &quota)
+	assert.ErrorIs(t, err, scale.ErrQuota)
+	require.Len(t, quota.Short, 1)
+	assert.Equal(t, scale.QuotaShortfall{Quota: "team", Resource: "pods", Pods: 2, Need: "2", Left: "1", Hard: "4", Used: "3"}, quota.Short[0])
 	assert.Empty(t, e.rec.Mutating(), "a blocked plan sends no write")
 	d, err := e.cluster.Kube.AppsV1().Deployments(e.ns).Get(ctx, release, metav1.GetOptions{})
 	require.NoError(t, err)

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/helmplan"
 	"github.com/ironflow/scaling/internal/manifest"
 	"github.com/ironflow/scaling/internal/values"
 )
@@ -85,7 +86,7 @@ func quotaKey(k corev1.ResourceName) corev1.ResourceName {
 // namespace's ResourceQuotas leave (hard - used): the ReplicaSet would create
 // pods until the quota refuses them, leaving the rollout stuck short.
 func (c *Client) quotaGuard(ctx context.Context, ns string, extra int32, perPod corev1.ResourceList) (scaling.GuardResult, error) {
-	g := scaling.GuardResult{Name: "quota", Outcome: scaling.Pass}
+	g := scaling.GuardResult{Name: GuardQuota, Outcome: scaling.Pass}
 	if extra <= 0 {
 		g.Reason = "no extra pods"
 		return g, nil
@@ -99,6 +100,7 @@ func (c *Client) quotaGuard(ctx context.Context, ns string, extra int32, perPod 
 		return g, nil
 	}
 	var short []string
+	cause := &QuotaError{Namespace: ns}
 	for _, q := range list.Items {
 		for key, hard := range q.Spec.Hard {
 			one, ok := perPod[quotaKey(key)]
@@ -112,11 +114,12 @@ func (c *Client) quotaGuard(ctx context.Context, ns string, extra int32, perPod 
 			left.Sub(used)
 			if need.Cmp(left) > 0 {
 				short = append(short, fmt.Sprintf("%s %s: %d more pods need %s, %s left (hard %s, used %s)", q.Name, key, extra, need.String(), left.String(), hard.String(), used.String()))
+				cause.Short = append(cause.Short, QuotaShortfall{Quota: q.Name, Resource: string(key), Pods: extra, Need: need.String(), Left: left.String(), Hard: hard.String(), Used: used.String()})
 			}
 		}
 	}
 	if len(short) > 0 {
-		g.Outcome = scaling.Block
+		g.Outcome, g.Cause = scaling.Block, cause
 		g.Reason = strings.Join(short, "; ")
 		g.Remedy = "raise the namespace's ResourceQuota, lower the pods' requests, or scale less"
 		return g, nil
@@ -156,7 +159,7 @@ const (
 // Pooler of type rw in front of the database absorbs client connections and
 // passes the guard.
 func budgetGuard(b ConnectionBudget, replicas int32, computed map[string]any, after map[string]manifest.Object, live *manifest.Object, strategy *appsv1.DeploymentStrategy) scaling.GuardResult {
-	g := scaling.GuardResult{Name: "connection-budget", Outcome: scaling.Pass}
+	g := scaling.GuardResult{Name: GuardConnectionBudget, Outcome: scaling.Pass}
 	path := b.PoolSizePath
 	if path == "" {
 		path = defaultPoolSizePath
@@ -196,6 +199,8 @@ func budgetGuard(b ConnectionBudget, replicas int32, computed map[string]any, af
 		replicas, surge, pool, b.Others, peak, maxConn, source, reserved, usable)
 	if peak > usable {
 		g.Outcome = scaling.Block
+		g.Cause = &ConnectionBudgetError{Replicas: replicas, Surge: surge, Pool: pool, Others: int64(b.Others), Peak: peak, Usable: usable,
+			MaxConnections: maxConn, Reserved: reserved, Source: source}
 		g.Reason = detail
 		g.Remedy = "put a PgBouncer pooler in front (postgresql.pooler.enabled), lower " + path + ", or raise max_connections"
 		return g
@@ -268,4 +273,13 @@ func nestedString(obj map[string]any, path ...string) (string, bool) {
 		return "", false
 	}
 	return fmt.Sprint(v), true
+}
+
+// blastRadius is the blast-radius guard with its typed cause.
+func blastRadius(hp *helmplan.Result, expected helmplan.Expected) scaling.GuardResult {
+	g, cause := helmplan.BlastRadius(hp, expected)
+	if cause != nil {
+		g.Cause = cause
+	}
+	return g
 }

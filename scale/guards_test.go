@@ -2,6 +2,7 @@ package scale_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -101,4 +102,29 @@ func TestConnectionBudgetGuard(t *testing.T) {
 	assert.ErrorIs(t, err, scaling.ErrInvalidInput)
 	_, err = e.client.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 5, Budget: scale.ConnectionBudget{Cluster: "pg"}})
 	assert.ErrorIs(t, err, scaling.ErrNotFound, "a fake clientset cannot read the Cluster: said, not guessed")
+}
+
+// TestBlockedPlanCausesSurviveStorage: a blocked plan, stored as JSON and
+// decoded, is refused with the guard's typed error and its numbers, for
+// errors.As; nothing is written.
+func TestBlockedPlanCausesSurviveStorage(t *testing.T) {
+	e := newFakeEnv(t, map[string]any{"replicaCount": 1})
+	ctx := context.Background()
+	plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 3})
+	require.NoError(t, err)
+	raw, err := json.Marshal(plan)
+	require.NoError(t, err)
+	stored, err := scaling.Decode(raw)
+	require.NoError(t, err)
+	_, err = e.client.Apply(ctx, stored)
+	var clustering *scale.ClusteringError
+	require.ErrorAs(t, err, &clustering)
+	assert.Equal(t, scale.ClusteringError{Replicas: 3, Path: "cluster.enabled"}, *clustering)
+	assert.ErrorIs(t, err, scale.ErrClustering)
+	assert.ErrorIs(t, err, scaling.ErrGuardBlocked)
+	var blocked *scaling.GuardBlockedError
+	require.ErrorAs(t, err, &blocked)
+	_, named := blocked.Guard(scale.GuardClustering)
+	assert.True(t, named)
+	assert.Empty(t, e.mutatingActions())
 }

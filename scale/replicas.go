@@ -12,6 +12,7 @@ import (
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmplan"
 	"github.com/ironflow/scaling/internal/manifest"
+	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/internal/planspec"
 	"github.com/ironflow/scaling/internal/values"
 )
@@ -100,6 +101,8 @@ type replicasSpec struct {
 	PatchScale bool `json:"patchScale,omitempty"`
 	// HPA is the autoscaler whose minReplicas the plan lowers (scale.Down).
 	HPA string `json:"hpa,omitempty"`
+	// Causes are the blocking guards' typed errors.
+	Causes opkit.Causes `json:"causes,omitempty"`
 }
 
 // probeReplicas is a count no chart defaults to: rendering the chart with it
@@ -140,7 +143,7 @@ func (c *Client) PlanReplicas(ctx context.Context, r Replicas) (*scaling.Plan, e
 		},
 	}
 	if hp.Release.Status == "failed" {
-		plan.Guards = append(plan.Guards, scaling.GuardResult{Name: "release-status", Outcome: scaling.Warn,
+		plan.Guards = append(plan.Guards, scaling.GuardResult{Name: GuardReleaseStatus, Outcome: scaling.Warn,
 			Reason: fmt.Sprintf("the newest revision %d of the release failed", hp.Release.Revision),
 			Remedy: "the upgrade re-applies every object of the chart, not only the replica count; read the diff"})
 	}
@@ -157,7 +160,7 @@ func (c *Client) PlanReplicas(ctx context.Context, r Replicas) (*scaling.Plan, e
 			plan.Summary = fmt.Sprintf("Set %s=%d on release %s/%s, whose HPA owns the count.", r.ValuePath, r.Replicas, r.Namespace, r.Release)
 			return c.finishReplicasPlan(plan, r, hp, scaling.ObjectRef{})
 		}
-		plan.Guards = append(plan.Guards, scaling.GuardResult{Name: "value-path", Outcome: scaling.Block,
+		plan.Guards = append(plan.Guards, scaling.GuardResult{Name: GuardValuePath, Outcome: scaling.Block, Cause: &ValuePathError{Path: r.ValuePath},
 			Reason: fmt.Sprintf("%s does not set spec.replicas of any Deployment or StatefulSet the chart renders (an HPA may own the count, or the path is wrong)", r.ValuePath),
 			Remedy: "name the value path that drives replicas, or scale through the autoscaler's minReplicas/maxReplicas"})
 		plan.Summary = fmt.Sprintf("Set %s=%d on release %s/%s.", r.ValuePath, r.Replicas, r.Namespace, r.Release)
@@ -211,12 +214,15 @@ func (c *Client) PlanReplicas(ctx context.Context, r Replicas) (*scaling.Plan, e
 }
 
 func (c *Client) finishReplicasPlan(plan *scaling.Plan, r Replicas, hp *helmplan.Result, ref scaling.ObjectRef) (*scaling.Plan, error) {
-	blast, _ := helmplan.BlastRadius(hp, nil)
-	plan.Guards = append(plan.Guards, blast)
+	plan.Guards = append(plan.Guards, blastRadius(hp, nil))
 	if s, ok := helmplan.ChartStep(plan.Target, hp); ok && !plan.NoOp {
 		plan.Steps = append(plan.Steps, s)
 	}
-	spec, err := planspec.Encode(replicasSpec{Request: r, Revision: hp.Release.Revision, Values: hp.Values, Workload: ref})
+	causes, err := opkit.CausesOf(plan.Guards)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := planspec.Encode(replicasSpec{Request: r, Revision: hp.Release.Revision, Values: hp.Values, Workload: ref, Causes: causes})
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +264,7 @@ func workloadObject(objs map[string]manifest.Object, ref scaling.ObjectRef) (man
 }
 
 func clusteringGuard(r Replicas, computed map[string]any) scaling.GuardResult {
-	g := scaling.GuardResult{Name: "clustering", Outcome: scaling.Pass}
+	g := scaling.GuardResult{Name: GuardClustering, Outcome: scaling.Pass}
 	_, exists := values.Get(computed, r.ClusteringPath)
 	switch {
 	case r.Replicas <= 1:
@@ -268,7 +274,7 @@ func clusteringGuard(r Replicas, computed map[string]any) scaling.GuardResult {
 	case values.Bool(computed, r.ClusteringPath):
 		g.Reason = fmt.Sprintf("%s is true", r.ClusteringPath)
 	default:
-		g.Outcome = scaling.Block
+		g.Outcome, g.Cause = scaling.Block, &ClusteringError{Replicas: r.Replicas, Path: r.ClusteringPath}
 		g.Reason = fmt.Sprintf("%d replicas with %s=false run as independent instances that do not share state", r.Replicas, r.ClusteringPath)
 		g.Remedy = "move the release to the medium template (clustering on) first, then scale"
 	}
@@ -280,7 +286,7 @@ func clusteringGuard(r Replicas, computed map[string]any) scaling.GuardResult {
 // inside it is only a starting point: both are blocked here, because the
 // runbook's way with an HPA is to change min/max (scale.Autoscale).
 func (c *Client) hpaGuard(ctx context.Context, r Replicas, ref scaling.ObjectRef) (scaling.GuardResult, error) {
-	g := scaling.GuardResult{Name: "hpa", Outcome: scaling.Pass, Reason: "no HorizontalPodAutoscaler targets " + ref.String()}
+	g := scaling.GuardResult{Name: GuardHPA, Outcome: scaling.Pass, Reason: "no HorizontalPodAutoscaler targets " + ref.String()}
 	list, err := c.kube.AutoscalingV2().HorizontalPodAutoscalers(r.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return g, fmt.Errorf("listing HPAs in %s: %w", r.Namespace, err)
@@ -296,7 +302,8 @@ func (c *Client) hpaGuard(ctx context.Context, r Replicas, ref scaling.ObjectRef
 // hpaBlock is the hpa guard's verdict for a workload an HPA owns.
 func hpaBlock(h *autoscalingv2.HorizontalPodAutoscaler, ref scaling.ObjectRef, replicas int32) scaling.GuardResult {
 	minR := deref(h.Spec.MinReplicas)
-	g := scaling.GuardResult{Name: "hpa", Outcome: scaling.Block,
+	g := scaling.GuardResult{Name: GuardHPA, Outcome: scaling.Block,
+		Cause:  &HPAError{HPA: h.Name, Workload: ref, Min: minR, Max: h.Spec.MaxReplicas, Replicas: replicas},
 		Remedy: fmt.Sprintf("retarget HPA %s's minReplicas/maxReplicas (scale.Autoscale), or disable autoscaling first", h.Name)}
 	if replicas < minR || replicas > h.Spec.MaxReplicas {
 		g.Reason = fmt.Sprintf("HPA %s keeps %s within [%d, %d]; %d is outside and would be undone", h.Name, ref, minR, h.Spec.MaxReplicas, replicas)

@@ -42,6 +42,8 @@ type restartSpec struct {
 	Replicas    int32             `json:"replicas"`
 	// SpreadBefore counts the workload's pods per node when planned.
 	SpreadBefore map[string]int `json:"spreadBefore"`
+	// Causes are the blocking guards' typed errors.
+	Causes opkit.Causes `json:"causes,omitempty"`
 }
 
 // PlanRolloutRestart reads the workload, its pods and the
@@ -73,7 +75,11 @@ func (c *Client) PlanRolloutRestart(ctx context.Context, r RolloutRestart) (*sca
 		return nil, err
 	}
 	plan.Guards = append(plan.Guards, pdb)
-	plan.Spec, err = planspec.Encode(restartSpec{Workload: r.Workload, RestartedAt: restartedAt, Replicas: w.Replicas, SpreadBefore: spread})
+	causes, err := opkit.CausesOf(plan.Guards)
+	if err != nil {
+		return nil, err
+	}
+	plan.Spec, err = planspec.Encode(restartSpec{Workload: r.Workload, RestartedAt: restartedAt, Replicas: w.Replicas, SpreadBefore: spread, Causes: causes})
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +91,7 @@ func (c *Client) PlanRolloutRestart(ctx context.Context, r RolloutRestart) (*sca
 // covering PDB allows no disruption now (pods already unhealthy) and warns
 // when the rollout may take down more pods at once than the PDB allows.
 func (c *Client) pdbGuard(ctx context.Context, ref scaling.ObjectRef, w *workload) (scaling.GuardResult, error) {
-	g := scaling.GuardResult{Name: "pdb", Outcome: scaling.Pass, Reason: "no PodDisruptionBudget covers the pods"}
+	g := scaling.GuardResult{Name: GuardPDB, Outcome: scaling.Pass, Reason: "no PodDisruptionBudget covers the pods"}
 	obj, err := c.workloadObject(ctx, ref)
 	if err != nil {
 		return g, err
@@ -103,7 +109,7 @@ func (c *Client) pdbGuard(ctx context.Context, ref scaling.ObjectRef, w *workloa
 		allowed := p.Status.DisruptionsAllowed
 		switch {
 		case allowed < 1:
-			g.Outcome = scaling.Block
+			g.Outcome, g.Cause = scaling.Block, &PDBError{PDB: p.Name, Healthy: p.Status.CurrentHealthy, DesiredHealth: p.Status.DesiredHealthy}
 			g.Reason = fmt.Sprintf("PodDisruptionBudget %s allows no disruption now (%d healthy, %d desired)", p.Name, p.Status.CurrentHealthy, p.Status.DesiredHealthy)
 			g.Remedy = "wait until the pods are healthy again, then plan again"
 			return g, nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmrelease"
+	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/internal/planspec"
 	"github.com/ironflow/scaling/internal/verify"
 )
@@ -90,8 +91,8 @@ func (c *Client) Apply(ctx context.Context, plan *scaling.Plan) (*scaling.Applie
 	if plan == nil {
 		return nil, &scaling.InvalidPlanError{Reason: "nil plan"}
 	}
-	if blocked := plan.Blocking(); len(blocked) > 0 {
-		return nil, &scaling.GuardBlockedError{Operation: plan.Operation, Guards: blocked}
+	if err := opkit.Refuse(plan, guardKinds); err != nil {
+		return nil, err
 	}
 	switch plan.Operation {
 	case OpReplicas, OpDown:

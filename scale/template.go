@@ -13,6 +13,7 @@ import (
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmplan"
+	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/internal/planspec"
 	"github.com/ironflow/scaling/internal/values"
 )
@@ -128,6 +129,8 @@ type templateSpec struct {
 	// One of them says how Verify checks the app after the move.
 	Replicas  *replicasSpec  `json:"replicas,omitempty"`
 	Autoscale *autoscaleSpec `json:"autoscale,omitempty"`
+	// Causes are the blocking guards' typed errors.
+	Causes opkit.Causes `json:"causes,omitempty"`
 }
 
 // PlanTemplate shows the values diff of a move to a preset and refuses a
@@ -163,9 +166,8 @@ func (c *Client) PlanTemplate(ctx context.Context, t Template) (*scaling.Plan, e
 		Summary:     fmt.Sprintf("Move release %s/%s to the %s template.", t.Namespace, t.Release, t.To.Name),
 		Fingerprint: scaling.Fingerprint{helmplan.FingerprintKey(t.Namespace, t.Release): helmplan.Revision(rel.Revision)},
 	}
-	blast, _ := helmplan.BlastRadius(hp, templateRemoves)
 	plan.Guards = append(plan.Guards, dataGuards(hp.Current, t.To)...)
-	plan.Guards = append(plan.Guards, blast)
+	plan.Guards = append(plan.Guards, blastRadius(hp, templateRemoves))
 	plan.Steps = valueSteps(plan.Target, sets, hp.Current, hp.Rendered.Computed)
 	if s, ok := helmplan.ChartStep(plan.Target, hp); ok {
 		plan.Steps = append(plan.Steps, s)
@@ -200,6 +202,9 @@ func (c *Client) PlanTemplate(ctx context.Context, t Template) (*scaling.Plan, e
 	}
 	if !hp.Changed() {
 		plan.NoOp, plan.Steps = true, nil
+	}
+	if spec.Causes, err = opkit.CausesOf(plan.Guards); err != nil {
+		return nil, err
 	}
 	if plan.Spec, err = planspec.Encode(spec); err != nil {
 		return nil, err
@@ -237,16 +242,16 @@ func dataGuards(computed map[string]any, to Preset) []scaling.GuardResult {
 		pg = 0
 	}
 	g := []scaling.GuardResult{
-		{Name: "nats-data", Outcome: scaling.Pass, Reason: fmt.Sprintf("NATS runs %d server(s), the %s template %d", nats, to.Name, to.NATSReplicas)},
-		{Name: "postgres-data", Outcome: scaling.Pass, Reason: fmt.Sprintf("PostgreSQL runs %d instance(s), the %s template %d", pg, to.Name, to.PostgresInstances)},
+		{Name: GuardNATSData, Outcome: scaling.Pass, Reason: fmt.Sprintf("NATS runs %d server(s), the %s template %d", nats, to.Name, to.NATSReplicas)},
+		{Name: GuardPostgresData, Outcome: scaling.Pass, Reason: fmt.Sprintf("PostgreSQL runs %d instance(s), the %s template %d", pg, to.Name, to.PostgresInstances)},
 	}
 	if nats > int64(to.NATSReplicas) {
-		g[0].Outcome = scaling.Block
+		g[0].Outcome, g[0].Cause = scaling.Block, &DataError{Part: "NATS", Template: to.Name, Running: nats, Keeps: to.NATSReplicas}
 		g[0].Reason = fmt.Sprintf("the %s template runs %d NATS server(s) but the release runs %d: their JetStream data would go with them", to.Name, to.NATSReplicas, nats)
 		g[0].Remedy = "scale the NATS cluster down first (nats.ScaleCluster moves streams off the leaving servers), then move the template"
 	}
 	if pg > int64(to.PostgresInstances) {
-		g[1].Outcome = scaling.Block
+		g[1].Outcome, g[1].Cause = scaling.Block, &DataError{Part: "PostgreSQL", Template: to.Name, Running: pg, Keeps: to.PostgresInstances}
 		g[1].Reason = fmt.Sprintf("the %s template runs %d PostgreSQL instance(s) but the release runs %d", to.Name, to.PostgresInstances, pg)
 		g[1].Remedy = "scale the CloudNativePG cluster down first (switch over away from the instances that go), then move the template"
 	}

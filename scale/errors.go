@@ -1,0 +1,179 @@
+package scale
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/opkit"
+)
+
+// The names of this package's guards (GuardResult.Name).
+const (
+	GuardClustering       = "clustering"
+	GuardHPA              = "hpa"
+	GuardQuota            = "quota"
+	GuardConnectionBudget = "connection-budget"
+	GuardValuePath        = "value-path"
+	GuardReleaseStatus    = "release-status"
+	GuardPDB              = "pdb"
+	GuardNATSData         = "nats-data"
+	GuardPostgresData     = "postgres-data"
+	GuardResourceRequests = "resource-requests"
+	GuardReplicasReset    = "replicas-reset"
+	// GuardBlastRadius is the guard every Helm write carries.
+	GuardBlastRadius = scaling.GuardBlastRadius
+)
+
+// Sentinels of the typed guard errors below, for errors.Is. A blocked
+// plan's Apply returns a *scaling.GuardBlockedError whose causes (errors.As)
+// are these typed errors, with their numbers.
+var (
+	ErrClustering       = errors.New("scale: more than one replica without clustering")
+	ErrHPA              = errors.New("scale: an HPA owns the replica count")
+	ErrQuota            = errors.New("scale: the extra pods do not fit the ResourceQuota")
+	ErrConnectionBudget = errors.New("scale: the pods' database connections exceed max_connections")
+	ErrValuePath        = errors.New("scale: the value path drives no workload")
+	ErrData             = errors.New("scale: a template move would drop NATS servers or PostgreSQL instances")
+	ErrPDB              = errors.New("scale: a PodDisruptionBudget allows no disruption")
+)
+
+// guardKinds registers each guard's typed error, so a stored plan's causes
+// decode into them (opkit.Refuse).
+var guardKinds = opkit.Kinds{
+	GuardClustering:       func() error { return &ClusteringError{} },
+	GuardHPA:              func() error { return &HPAError{} },
+	GuardQuota:            func() error { return &QuotaError{} },
+	GuardConnectionBudget: func() error { return &ConnectionBudgetError{} },
+	GuardValuePath:        func() error { return &ValuePathError{} },
+	GuardNATSData:         func() error { return &DataError{} },
+	GuardPostgresData:     func() error { return &DataError{} },
+	GuardPDB:              func() error { return &PDBError{} },
+	GuardBlastRadius:      func() error { return &scaling.BlastRadiusError{} },
+}
+
+// ClusteringError: more than one replica of an app whose clustering value is
+// off would run as independent instances.
+type ClusteringError struct {
+	Replicas int32  `json:"replicas"`
+	Path     string `json:"path"`
+}
+
+func (e *ClusteringError) Error() string {
+	return fmt.Sprintf("scale: %d replicas with %s=false run as independent instances that do not share state", e.Replicas, e.Path)
+}
+
+// Is reports ErrClustering.
+func (e *ClusteringError) Is(target error) bool { return target == ErrClustering }
+
+// HPAError: an HorizontalPodAutoscaler owns the workload's count, so a fixed
+// count would be undone (or, for Down, the HPA cannot go to 0).
+type HPAError struct {
+	HPA      string            `json:"hpa"`
+	Workload scaling.ObjectRef `json:"workload"`
+	Min      int32             `json:"min"`
+	Max      int32             `json:"max"`
+	Replicas int32             `json:"replicas"`
+}
+
+func (e *HPAError) Error() string {
+	return fmt.Sprintf("scale: HPA %s owns the replica count of %s (range [%d, %d]); %d would be overridden", e.HPA, e.Workload, e.Min, e.Max, e.Replicas)
+}
+
+// Is reports ErrHPA.
+func (e *HPAError) Is(target error) bool { return target == ErrHPA }
+
+// QuotaShortfall is one quota resource the extra pods do not fit in.
+type QuotaShortfall struct {
+	Quota    string `json:"quota"`
+	Resource string `json:"resource"`
+	Pods     int32  `json:"pods"`
+	Need     string `json:"need"`
+	Left     string `json:"left"`
+	Hard     string `json:"hard"`
+	Used     string `json:"used"`
+}
+
+// QuotaError: the extra pods need more than the namespace's ResourceQuotas
+// leave (hard - used), per resource.
+type QuotaError struct {
+	Namespace string           `json:"namespace"`
+	Short     []QuotaShortfall `json:"short"`
+}
+
+func (e *QuotaError) Error() string {
+	parts := make([]string, len(e.Short))
+	for i, s := range e.Short {
+		parts[i] = fmt.Sprintf("%s %s: %d more pods need %s, %s left (hard %s, used %s)", s.Quota, s.Resource, s.Pods, s.Need, s.Left, s.Hard, s.Used)
+	}
+	return "scale: " + strings.Join(parts, "; ")
+}
+
+// Is reports ErrQuota.
+func (e *QuotaError) Is(target error) bool { return target == ErrQuota }
+
+// ConnectionBudgetError: during the rollout (replicas + surge) pods hold
+// their pools at once, more than max_connections leaves.
+type ConnectionBudgetError struct {
+	Replicas       int32  `json:"replicas"`
+	Surge          int32  `json:"surge"`
+	Pool           int64  `json:"pool"`
+	Others         int64  `json:"others"`
+	Peak           int64  `json:"peak"`
+	Usable         int64  `json:"usable"`
+	MaxConnections int    `json:"maxConnections"`
+	Reserved       int    `json:"reserved"`
+	Source         string `json:"source"`
+}
+
+func (e *ConnectionBudgetError) Error() string {
+	return fmt.Sprintf("scale: (%d replicas + %d surge) x pool %d + %d others = %d connections; max_connections %d (%s) - %d reserved = %d",
+		e.Replicas, e.Surge, e.Pool, e.Others, e.Peak, e.MaxConnections, e.Source, e.Reserved, e.Usable)
+}
+
+// Is reports ErrConnectionBudget.
+func (e *ConnectionBudgetError) Is(target error) bool { return target == ErrConnectionBudget }
+
+// ValuePathError: the value path sets spec.replicas of no Deployment or
+// StatefulSet the chart renders.
+type ValuePathError struct {
+	Path string `json:"path"`
+}
+
+func (e *ValuePathError) Error() string {
+	return fmt.Sprintf("scale: %s does not set spec.replicas of any Deployment or StatefulSet the chart renders", e.Path)
+}
+
+// Is reports ErrValuePath.
+func (e *ValuePathError) Is(target error) bool { return target == ErrValuePath }
+
+// DataError: a template move would drop NATS servers or PostgreSQL
+// instances the release still runs, and the data only they hold.
+type DataError struct {
+	Part     string `json:"part"` // "NATS" or "PostgreSQL"
+	Template string `json:"template"`
+	Running  int64  `json:"running"`
+	Keeps    int32  `json:"keeps"`
+}
+
+func (e *DataError) Error() string {
+	return fmt.Sprintf("scale: the %s template runs %d %s member(s) but the release runs %d", e.Template, e.Keeps, e.Part, e.Running)
+}
+
+// Is reports ErrData.
+func (e *DataError) Is(target error) bool { return target == ErrData }
+
+// PDBError: a PodDisruptionBudget covering the pods allows no disruption now.
+type PDBError struct {
+	PDB           string `json:"pdb"`
+	Healthy       int32  `json:"healthy"`
+	DesiredHealth int32  `json:"desiredHealthy"`
+}
+
+func (e *PDBError) Error() string {
+	return fmt.Sprintf("scale: PodDisruptionBudget %s allows no disruption now (%d healthy, %d desired)", e.PDB, e.Healthy, e.DesiredHealth)
+}
+
+// Is reports ErrPDB.
+func (e *PDBError) Is(target error) bool { return target == ErrPDB }
