@@ -66,6 +66,15 @@ func (s ChartSource) Or(def ChartSource) ChartSource {
 	return s
 }
 
+// For is the source a request's Helm write takes: s (the request's field
+// named field) when set, else def (the client's), after checking s's shape.
+func (s ChartSource) For(field string, def ChartSource) (ChartSource, error) {
+	if err := s.Validate(field); err != nil {
+		return ChartSource{}, err
+	}
+	return s.Or(def), nil
+}
+
 // Validate checks the source's shape without loading it.
 func (s ChartSource) Validate(field string) error {
 	switch {

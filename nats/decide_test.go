@@ -94,7 +94,7 @@ func TestDecideClusteringAndHealth(t *testing.T) {
 func TestDecideSameSizeIsNoOpAndScaleUpOrder(t *testing.T) {
 	d := decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 3}, state(3, "2.15.2"))
 	assert.Empty(t, d.steps)
-	assert.Empty(t, d.findings.errors())
+	assert.Empty(t, causes(d.guards))
 
 	r1 := StreamReport{Account: "APP", Name: "A", Replicas: 1, Leader: "n-0", Peers: []string{"n-0"}}
 	d = decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 5, RaiseStreamReplicas: 3}, state(3, "2.15.2", r1), "APP")
@@ -163,7 +163,7 @@ func TestDecideExpandShrinkNoOpAndResync(t *testing.T) {
 
 	d = expandFor(ExpandStorage{Size: "10240Mi"}, volumes(true, "10Gi", "10Gi", "10Gi", "10Gi"))
 	assert.Empty(t, d.steps, "the same size written differently is a no-op")
-	assert.Empty(t, d.findings.errors())
+	assert.Empty(t, causes(d.guards))
 
 	d = expandFor(ExpandStorage{Size: "20Gi"}, volumes(true, "10Gi", "20Gi", "10Gi", "10Gi"))
 	var actions []string
@@ -181,7 +181,7 @@ func TestDecideExpandShrinkNoOpAndResync(t *testing.T) {
 	assert.Equal(t, scaling.Block, outcome(d, GuardResync))
 	d = expandFor(ExpandStorage{Size: "20Gi", AcceptDataLoss: true}, volumes(false, "10Gi", "10Gi", "10Gi", "10Gi"))
 	assert.Equal(t, scaling.Warn, outcome(d, GuardExpansion))
-	assert.Empty(t, d.findings.errors())
+	assert.Empty(t, causes(d.guards))
 	assert.Equal(t, ActionReplaceVolume, d.steps[2].Action)
 	assert.Equal(t, "n-js-n-2", d.steps[2].Object.Name, "highest ordinal first")
 
@@ -207,7 +207,7 @@ func TestDecideConfigRoll(t *testing.T) {
 	assert.Equal(t, ConfigRollError{From: 5, To: 3, Members: 4}, *d.findings.Roll)
 	assert.Contains(t, d.findings.Roll.Error(), "with 4 meta peers, one leaving and one restarting, 2 of 4 answer, below the quorum of 3")
 	var roll *ConfigRollError
-	require.ErrorAs(t, (&scaling.GuardBlockedError{Causes: d.findings.errors()}), &roll)
+	require.ErrorAs(t, (&scaling.GuardBlockedError{Causes: causes(d.guards)}), &roll)
 	assert.ErrorIs(t, roll, ErrConfigRoll)
 
 	d = decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 4}, rolling(7))
@@ -219,4 +219,15 @@ func TestDecideConfigRoll(t *testing.T) {
 
 	d = decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 3}, state(5, "2.15.2"))
 	assert.Equal(t, scaling.Outcome(""), outcome(d, GuardConfigRoll), "with the reloader no server restarts")
+}
+
+// causes are the typed errors of the blocking guards.
+func causes(guards []scaling.GuardResult) []error {
+	var out []error
+	for _, g := range guards {
+		if g.Outcome == scaling.Block && g.Cause != nil {
+			out = append(out, g.Cause)
+		}
+	}
+	return out
 }

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/ironflow/scaling"
 )
 
 // Sentinels of the guard errors below, for errors.Is. A blocked plan's Apply
@@ -183,8 +181,10 @@ const (
 	errCodeClusterNotActive = 10008
 )
 
-// findings are the typed errors behind a plan's blocking guards, stored in
-// the plan's spec so that Apply can return them for a deserialised plan.
+// findings are the typed errors decide found, by kind, for the decision's
+// own use and its tests. A plan keeps its blocking guards' causes instead
+// (GuardResult.Cause, stored through opkit), which Apply returns for a
+// deserialised plan.
 type findings struct {
 	Quorum   *QuorumError               `json:"quorum,omitempty"`
 	Health   *UnhealthyError            `json:"health,omitempty"`
@@ -196,43 +196,7 @@ type findings struct {
 	NotExpandable *NotExpandableError `json:"notExpandable,omitempty"`
 	Unreplicated  *UnreplicatedError  `json:"unreplicated,omitempty"`
 
-	Roll  *ConfigRollError          `json:"roll,omitempty"`
-	Blast *scaling.BlastRadiusError `json:"blast,omitempty"`
-}
-
-func (f findings) errors() []error {
-	var out []error
-	if f.Quorum != nil {
-		out = append(out, f.Quorum)
-	}
-	if f.Health != nil {
-		out = append(out, f.Health)
-	}
-	if f.Replicas != nil {
-		out = append(out, f.Replicas)
-	}
-	if f.Data != nil {
-		out = append(out, f.Data)
-	}
-	if f.Accounts != nil {
-		out = append(out, f.Accounts)
-	}
-	if f.Shrink != nil {
-		out = append(out, f.Shrink)
-	}
-	if f.NotExpandable != nil {
-		out = append(out, f.NotExpandable)
-	}
-	if f.Unreplicated != nil {
-		out = append(out, f.Unreplicated)
-	}
-	if f.Roll != nil {
-		out = append(out, f.Roll)
-	}
-	if f.Blast != nil {
-		out = append(out, f.Blast)
-	}
-	return out
+	Roll *ConfigRollError `json:"roll,omitempty"`
 }
 
 // WaitError: a step's effect did not show before the deadline. Last is the

@@ -19,6 +19,7 @@ import (
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/await"
 	"github.com/ironflow/scaling/internal/helmplan"
+	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/internal/planspec"
 	"github.com/ironflow/scaling/internal/values"
 	"github.com/ironflow/scaling/internal/verify"
@@ -155,7 +156,8 @@ type expandSpec struct {
 	Class      string        `json:"class"`
 	Expandable bool          `json:"expandable"`
 	Replicas   int           `json:"replicas"`
-	Findings   findings      `json:"findings"`
+	// Causes are the blocking guards' typed errors.
+	Causes opkit.Causes `json:"causes,omitempty"`
 }
 
 // volumeState is what an ExpandStorage plan depends on.
@@ -255,7 +257,7 @@ func (c *Client) PlanExpandStorage(ctx context.Context, req ExpandStorage) (*sca
 		return nil, err
 	}
 	t := newTarget(req.Namespace, req.Release, req.ValuePrefix, req.Standalone, req.StatefulSet)
-	if t.Chart, err = c.chartSource("ExpandStorage.Chart", req.Chart); err != nil {
+	if t.Chart, err = req.Chart.For("ExpandStorage.Chart", c.opts.Chart); err != nil {
 		return nil, err
 	}
 	vs, err := c.readVolumes(ctx, &t)
@@ -275,10 +277,17 @@ func (c *Client) PlanExpandStorage(ctx context.Context, req ExpandStorage) (*sca
 		blast, cause := helmplan.BlastRadius(res, func(dm helmplan.Damage) bool {
 			return dm.Action == "replace" && dm.Object == t.stsRef()
 		})
-		d.guards, d.findings.Blast = append(d.guards, blast), cause
+		if cause != nil {
+			blast.Cause = cause
+		}
+		d.guards = append(d.guards, blast)
 		t.Chart, diff = res.Chart, res.Diff
 	}
-	spec := expandSpec{Request: req, Target: t, Size: size.String(), Class: vs.class, Expandable: vs.expandable, Replicas: len(vs.claims), Findings: d.findings}
+	causes, err := opkit.CausesOf(d.guards)
+	if err != nil {
+		return nil, err
+	}
+	spec := expandSpec{Request: req, Target: t, Size: size.String(), Class: vs.class, Expandable: vs.expandable, Replicas: len(vs.claims), Causes: causes}
 	for _, pvc := range vs.claims {
 		spec.Claims = append(spec.Claims, pvc.Name)
 	}
@@ -309,8 +318,13 @@ const storageValue = "config.jetstream.fileStore.pvc.size"
 // is pure, and no steps means the target state holds.
 func decideExpand(req ExpandStorage, t target, vs *volumeState, size resource.Quantity) decision {
 	var d decision
-	guard := func(name string, o scaling.Outcome, reason, remedy string) {
-		d.guards = append(d.guards, scaling.GuardResult{Name: name, Outcome: o, Reason: reason, Remedy: remedy})
+	// A blocking guard passes its typed cause, which the plan's spec keeps.
+	guard := func(name string, o scaling.Outcome, reason, remedy string, cause ...error) {
+		g := scaling.GuardResult{Name: name, Outcome: o, Reason: reason, Remedy: remedy}
+		if len(cause) > 0 {
+			g.Cause = cause[0]
+		}
+		d.guards = append(d.guards, g)
 	}
 	var grow []*corev1.PersistentVolumeClaim
 	var larger []string
@@ -325,7 +339,7 @@ func decideExpand(req ExpandStorage, t target, vs *volumeState, size resource.Qu
 	}
 	if vs.current.Cmp(size) > 0 || len(larger) > 0 {
 		d.findings.Shrink = &ShrinkError{Current: vs.current.String(), Requested: size.String(), Claims: larger}
-		guard(GuardShrink, scaling.Block, strings.TrimPrefix(d.findings.Shrink.Error(), "nats: "), "ask for a size at least as large as every volume")
+		guard(GuardShrink, scaling.Block, strings.TrimPrefix(d.findings.Shrink.Error(), "nats: "), "ask for a size at least as large as every volume", d.findings.Shrink)
 		return d
 	}
 	guard(GuardShrink, scaling.Pass, fmt.Sprintf("%s -> %s grows the volumes", vs.current.String(), size.String()), "")
@@ -354,7 +368,7 @@ func decideExpand(req ExpandStorage, t target, vs *volumeState, size resource.Qu
 		if !req.AcceptDataLoss {
 			d.findings.NotExpandable = &NotExpandableError{StorageClass: vs.class}
 			guard(GuardExpansion, scaling.Block, strings.TrimPrefix(d.findings.NotExpandable.Error(), "nats: "),
-				"set AcceptDataLoss to replace each server's volume in turn (every stream needs 2+ replicas), or move to an expandable StorageClass")
+				"set AcceptDataLoss to replace each server's volume in turn (every stream needs 2+ replicas), or move to an expandable StorageClass", d.findings.NotExpandable)
 		} else {
 			guard(GuardExpansion, scaling.Warn, fmt.Sprintf("StorageClass %s does not allow expansion: each server's volume is deleted in turn and resynced from its peers", vs.class),
 				"streams are safe only through their other replicas; keep the cluster busy-free while it runs")
@@ -367,7 +381,7 @@ func decideExpand(req ExpandStorage, t target, vs *volumeState, size resource.Qu
 		}
 		if u.Servers < 2 || len(u.Streams) > 0 {
 			d.findings.Unreplicated = u
-			guard(GuardResync, scaling.Block, strings.TrimPrefix(u.Error(), "nats: "), "raise those streams to 2+ replicas first (ScaleCluster.RaiseStreamReplicas)")
+			guard(GuardResync, scaling.Block, strings.TrimPrefix(u.Error(), "nats: "), "raise those streams to 2+ replicas first (ScaleCluster.RaiseStreamReplicas)", u)
 		} else {
 			guard(GuardResync, scaling.Pass, fmt.Sprintf("every stream has 2+ replicas across %d servers", u.Servers), "")
 		}
@@ -410,7 +424,7 @@ func decideExpand(req ExpandStorage, t target, vs *volumeState, size resource.Qu
 
 // applyExpandStorage runs the plan's steps in order.
 func (c *Client) applyExpandStorage(ctx context.Context, plan *scaling.Plan, spec *expandSpec) (*scaling.Applied, error) {
-	if err := refuseBlocked(plan, spec.Findings); err != nil {
+	if err := opkit.Refuse(plan, guardKinds); err != nil {
 		return nil, err
 	}
 	t := spec.Target

@@ -2,6 +2,7 @@ package nats
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/internal/planspec"
 )
 
@@ -80,7 +82,7 @@ func TestDecideExpandAtTheChartDefaultIsANoOp(t *testing.T) {
 	vs.computed, vs.release.Values = vs.release.Values, map[string]any{"nats": map[string]any{"enabled": true}}
 	d := expandFor(ExpandStorage{Size: "10Gi"}, vs)
 	assert.Empty(t, d.steps)
-	assert.Empty(t, d.findings.errors())
+	assert.Empty(t, causes(d.guards))
 
 	// Growing from the default still writes the value.
 	d = expandFor(ExpandStorage{Size: "20Gi"}, vs)
@@ -101,7 +103,7 @@ func TestDecideExpandOnlyTheValueDiffers(t *testing.T) {
 	d := expandFor(ExpandStorage{Size: "20Gi"}, vs)
 	require.Len(t, d.steps, 1)
 	assert.Equal(t, ActionSetReplicas, d.steps[0].Action)
-	assert.Empty(t, d.findings.errors())
+	assert.Empty(t, causes(d.guards))
 }
 
 // TestDecideExpandNeedsAHealthyCluster: the upgrade rolls every server for
@@ -125,9 +127,16 @@ func TestApplyRefusesABlockedExpandPlanWithoutReading(t *testing.T) {
 	req := ExpandStorage{Namespace: "ns", Size: "20Gi"}
 	d := expandFor(req, vs)
 	req.StatefulSet, req.Release = "n", "r"
-	raw, err := planspec.Encode(expandSpec{Request: req, Target: newTarget("ns", "r", "", false, "n"), Size: "20Gi", Findings: d.findings})
+	stored, err := opkit.CausesOf(d.guards)
 	require.NoError(t, err)
-	plan := &scaling.Plan{Version: scaling.PlanVersion, Operation: OpExpandStorage, Steps: d.steps, Guards: d.guards, Spec: raw}
+	raw, err := planspec.Encode(expandSpec{Request: req, Target: newTarget("ns", "r", "", false, "n"), Size: "20Gi", Causes: stored})
+	require.NoError(t, err)
+	// As decoded from JSON: the guards carry no in-memory cause.
+	guards := slices.Clone(d.guards)
+	for i := range guards {
+		guards[i].Cause = nil
+	}
+	plan := &scaling.Plan{Version: scaling.PlanVersion, Operation: OpExpandStorage, Steps: d.steps, Guards: guards, Spec: raw}
 
 	kube := fake.NewClientset()
 	_, err = (&Client{kube: kube}).Apply(t.Context(), plan)

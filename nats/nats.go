@@ -25,6 +25,7 @@ import (
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmrelease"
+	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/internal/planspec"
 	"github.com/ironflow/scaling/internal/verify"
 )
@@ -162,24 +163,22 @@ func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verif
 	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a nats operation"}
 }
 
-// refuseBlocked returns a *scaling.GuardBlockedError for a plan with a
-// blocking guard, its causes rebuilt from the plan's findings.
-func refuseBlocked(plan *scaling.Plan, f findings) error {
-	if blocked := plan.Blocking(); len(blocked) > 0 {
-		return &scaling.GuardBlockedError{Operation: plan.Operation, Guards: blocked, Causes: f.errors()}
-	}
-	return nil
+// guardKinds registers each blocking guard's typed error, so a stored
+// plan's causes decode into them (opkit.Refuse): a new guard adds one entry.
+var guardKinds = opkit.Kinds{
+	GuardQuorum:              func() error { return &QuorumError{} },
+	GuardHealth:              func() error { return &UnhealthyError{} },
+	GuardReplicas:            func() error { return &StreamReplicasError{} },
+	GuardData:                func() error { return &DataOnLeavingServersError{} },
+	GuardAccounts:            func() error { return &AccountConnectionError{} },
+	GuardConfigRoll:          func() error { return &ConfigRollError{} },
+	GuardShrink:              func() error { return &ShrinkError{} },
+	GuardExpansion:           func() error { return &NotExpandableError{} },
+	GuardResync:              func() error { return &UnreplicatedError{} },
+	scaling.GuardBlastRadius: func() error { return &scaling.BlastRadiusError{} },
 }
 
-// chartSource is the chart a request's Helm writes take: its own, else the
-// client's.
-func (c *Client) chartSource(field string, req scaling.ChartSource) (scaling.ChartSource, error) {
-	if err := req.Validate(field); err != nil {
-		return scaling.ChartSource{}, err
-	}
-	return req.Or(c.opts.Chart), nil
-}
-
+// blocks reports whether any guard blocks.
 func blocks(gs []scaling.GuardResult) bool {
 	for _, g := range gs {
 		if g.Outcome == scaling.Block {

@@ -132,10 +132,11 @@ func newTarget(namespace, release, prefix string, standalone bool, sts string) t
 
 // scaleClusterSpec is the plan's Spec: everything Apply and Verify need.
 type scaleClusterSpec struct {
-	Request  ScaleCluster `json:"request"`
-	Target   target       `json:"target"`
-	From     int          `json:"from"`
-	Findings findings     `json:"findings"`
+	Request ScaleCluster `json:"request"`
+	Target  target       `json:"target"`
+	From    int          `json:"from"`
+	// Causes are the blocking guards' typed errors.
+	Causes opkit.Causes `json:"causes,omitempty"`
 }
 
 // PlanScaleCluster reads the release, the StatefulSet and JetStream (one
@@ -149,7 +150,7 @@ func (c *Client) PlanScaleCluster(ctx context.Context, req ScaleCluster) (*scali
 	}
 	t := req.target()
 	var err error
-	if t.Chart, err = c.chartSource("ScaleCluster.Chart", req.Chart); err != nil {
+	if t.Chart, err = req.Chart.For("ScaleCluster.Chart", c.opts.Chart); err != nil {
 		return nil, err
 	}
 	st, err := c.readState(ctx, &t, false)
@@ -172,10 +173,17 @@ func (c *Client) PlanScaleCluster(ctx context.Context, req ScaleCluster) (*scali
 		blast, cause := helmplan.BlastRadius(res, func(dm helmplan.Damage) bool {
 			return req.DisableClustering && dm.Action == "delete" && dm.Object.Kind == "PodDisruptionBudget"
 		})
-		d.guards, d.findings.Blast = append(d.guards, blast), cause
+		if cause != nil {
+			blast.Cause = cause
+		}
+		d.guards = append(d.guards, blast)
 		t.Chart, diff = res.Chart, res.Diff+streamDiff(d.steps)
 	}
-	spec := scaleClusterSpec{Request: req, Target: t, From: st.size(), Findings: d.findings}
+	causes, err := opkit.CausesOf(d.guards)
+	if err != nil {
+		return nil, err
+	}
+	spec := scaleClusterSpec{Request: req, Target: t, From: st.size(), Causes: causes}
 	raw, err := planspec.Encode(spec)
 	if err != nil {
 		return nil, err
@@ -212,8 +220,13 @@ func (c *Client) decide(req ScaleCluster, t target, st *liveState) decision {
 	var d decision
 	from, to := st.size(), req.Replicas
 	rep := st.report
-	guard := func(name string, o scaling.Outcome, reason, remedy string) {
-		d.guards = append(d.guards, scaling.GuardResult{Name: name, Outcome: o, Reason: reason, Remedy: remedy})
+	// A blocking guard passes its typed cause, which the plan's spec keeps.
+	guard := func(name string, o scaling.Outcome, reason, remedy string, cause ...error) {
+		g := scaling.GuardResult{Name: name, Outcome: o, Reason: reason, Remedy: remedy}
+		if len(cause) > 0 {
+			g.Cause = cause[0]
+		}
+		d.guards = append(d.guards, g)
 	}
 
 	// Clustering: a clustered meta group of one is the runbook's "never
@@ -227,7 +240,7 @@ func (c *Client) decide(req ScaleCluster, t target, st *liveState) decision {
 	case st.clustering && to < 2:
 		d.findings.Quorum = &QuorumError{Current: from, Target: to}
 		guard(GuardQuorum, scaling.Block, fmt.Sprintf("clustering is on and the target is %d server: a clustered meta group needs at least 2", to),
-			"keep at least 2 servers, or set DisableClustering (with LowerStreamReplicas and Evacuate when streams have replicas or live elsewhere than "+t.server(0)+")")
+			"keep at least 2 servers, or set DisableClustering (with LowerStreamReplicas and Evacuate when streams have replicas or live elsewhere than "+t.server(0)+")", d.findings.Quorum)
 	default:
 		how := ""
 		if to < from {
@@ -299,7 +312,7 @@ func (c *Client) decide(req ScaleCluster, t target, st *liveState) decision {
 	default:
 		d.findings.Replicas = &StreamReplicasError{Target: to, Streams: d.over}
 		guard(GuardReplicas, scaling.Block, strings.TrimPrefix(d.findings.Replicas.Error(), "nats: "),
-			"set LowerStreamReplicas to lower them first, or keep more servers")
+			"set LowerStreamReplicas to lower them first, or keep more servers", d.findings.Replicas)
 	}
 	if len(needAccounts) > 0 {
 		var accs []string
@@ -310,7 +323,7 @@ func (c *Client) decide(req ScaleCluster, t target, st *liveState) decision {
 		}
 		d.findings.Accounts = &AccountConnectionError{Accounts: accs, Streams: needAccounts}
 		guard(GuardAccounts, scaling.Block, strings.TrimPrefix(d.findings.Accounts.Error(), "nats: "),
-			"add a connection for each account to Options.Accounts: the system account cannot update another account's streams")
+			"add a connection for each account to Options.Accounts: the system account cannot update another account's streams", d.findings.Accounts)
 	}
 
 	// Data that would leave with the servers.
@@ -344,7 +357,7 @@ func (c *Client) decide(req ScaleCluster, t target, st *liveState) decision {
 			remedy = "upgrade every server to nats-server 2.15 or newer, or raise the streams' replicas so a copy lives on a server that stays"
 		}
 		d.findings.Data = e
-		guard(GuardData, scaling.Block, strings.TrimPrefix(e.Error(), "nats: "), remedy)
+		guard(GuardData, scaling.Block, strings.TrimPrefix(e.Error(), "nats: "), remedy, e)
 	}
 
 	if rollsOnConfig(st.sts) && to != from {
@@ -354,7 +367,7 @@ func (c *Client) decide(req ScaleCluster, t target, st *liveState) decision {
 		} else {
 			d.findings.Roll = &ConfigRollError{From: from, To: to, Members: members}
 			guard(GuardConfigRoll, scaling.Block, strings.TrimPrefix(d.findings.Roll.Error(), "nats: "),
-				"enable the chart's config reloader (reloader.enabled=true, podTemplate.configChecksumAnnotation=false, the official chart's defaults), then plan again")
+				"enable the chart's config reloader (reloader.enabled=true, podTemplate.configChecksumAnnotation=false, the official chart's defaults), then plan again", d.findings.Roll)
 		}
 	}
 
@@ -451,7 +464,7 @@ func atLeast(version string, major, minor int) bool {
 // state first, so a plan interrupted halfway and planned again resumes where
 // it stopped.
 func (c *Client) applyScaleCluster(ctx context.Context, plan *scaling.Plan, spec *scaleClusterSpec) (*scaling.Applied, error) {
-	if err := refuseBlocked(plan, spec.Findings); err != nil {
+	if err := opkit.Refuse(plan, guardKinds); err != nil {
 		return nil, err
 	}
 	t := spec.Target
@@ -671,7 +684,7 @@ func healthGuard(guards *[]scaling.GuardResult, st *liveState, departed map[stri
 		}
 	}
 	if st.clustering && (h.Leader == "" || len(h.Offline)+len(h.Lagging)+len(h.Leaderless) > 0) {
-		*guards = append(*guards, scaling.GuardResult{Name: GuardHealth, Outcome: scaling.Block, Reason: strings.TrimPrefix(h.Error(), "nats: "),
+		*guards = append(*guards, scaling.GuardResult{Name: GuardHealth, Outcome: scaling.Block, Reason: strings.TrimPrefix(h.Error(), "nats: "), Cause: h,
 			Remedy: "bring the cluster back to health first (nats.Inspect shows the details)"})
 		return h
 	}

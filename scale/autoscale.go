@@ -185,7 +185,7 @@ func (c *Client) PlanAutoscale(ctx context.Context, a Autoscale) (*scaling.Plan,
 	if err != nil {
 		return nil, err
 	}
-	src, err := c.chartSource("Autoscale.Chart", a.Chart)
+	src, err := a.Chart.For("Autoscale.Chart", c.opts.Chart)
 	if err != nil {
 		return nil, err
 	}

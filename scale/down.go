@@ -87,7 +87,7 @@ func (c *Client) PlanDown(ctx context.Context, d Down) (*scaling.Plan, error) {
 	if autoscaled {
 		sets = append(sets, helmplan.Set{Path: d.MinReplicasPath, Value: int64(n)})
 	}
-	src, err := c.chartSource("Down.Chart", d.Chart)
+	src, err := d.Chart.For("Down.Chart", c.opts.Chart)
 	if err != nil {
 		return nil, err
 	}

@@ -123,7 +123,7 @@ func (c *Client) PlanReplicas(ctx context.Context, r Replicas) (*scaling.Plan, e
 	if r.Workload != nil {
 		return c.planWorkloadReplicas(ctx, r)
 	}
-	src, err := c.chartSource("Replicas.Chart", r.Chart)
+	src, err := r.Chart.For("Replicas.Chart", c.opts.Chart)
 	if err != nil {
 		return nil, err
 	}

@@ -142,12 +142,3 @@ func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verif
 	}
 	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a scale operation"}
 }
-
-// chartSource is the chart a request's Helm write takes: its own, else the
-// client's.
-func (c *Client) chartSource(field string, req scaling.ChartSource) (scaling.ChartSource, error) {
-	if err := req.Validate(field); err != nil {
-		return scaling.ChartSource{}, err
-	}
-	return req.Or(c.opts.Chart), nil
-}

@@ -151,7 +151,7 @@ func (c *Client) PlanTemplate(ctx context.Context, t Template) (*scaling.Plan, e
 	if err != nil {
 		return nil, err
 	}
-	src, err := c.chartSource("Template.Chart", t.Chart)
+	src, err := t.Chart.For("Template.Chart", c.opts.Chart)
 	if err != nil {
 		return nil, err
 	}
