@@ -274,12 +274,9 @@ func (c *Client) PlanExpandStorage(ctx context.Context, req ExpandStorage) (*sca
 		// The StatefulSet's volumeClaimTemplates are immutable: this
 		// operation replaces the StatefulSet object (orphaning its pods) on
 		// purpose, and nothing else.
-		blast, cause := helmplan.BlastRadius(res, func(dm helmplan.Damage) bool {
+		blast, _ := helmplan.BlastRadius(res, func(dm helmplan.Damage) bool {
 			return dm.Action == "replace" && dm.Object == t.stsRef()
 		})
-		if cause != nil {
-			blast.Cause = cause
-		}
 		d.guards = append(d.guards, blast)
 		t.Chart, diff = res.Chart, res.Diff
 	}

@@ -170,12 +170,9 @@ func (c *Client) PlanScaleCluster(ctx context.Context, req ScaleCluster) (*scali
 		}
 		// Turning clustering off drops what only a cluster has (its
 		// disruption budget); a count change deletes nothing.
-		blast, cause := helmplan.BlastRadius(res, func(dm helmplan.Damage) bool {
+		blast, _ := helmplan.BlastRadius(res, func(dm helmplan.Damage) bool {
 			return req.DisableClustering && dm.Action == "delete" && dm.Object.Kind == "PodDisruptionBudget"
 		})
-		if cause != nil {
-			blast.Cause = cause
-		}
 		d.guards = append(d.guards, blast)
 		t.Chart, diff = res.Chart, res.Diff+streamDiff(d.steps)
 	}

@@ -228,7 +228,7 @@ func (c *Client) PlanAutoscale(ctx context.Context, a Autoscale) (*scaling.Plan,
 	if err != nil {
 		return nil, err
 	}
-	plan.Guards = append(plan.Guards, requestsGuard(expected, tmpl.Spec), resetGuard(hp, ref, live.Replicas, a.MinReplicas), blastRadius(hp, nil))
+	plan.Guards = append(plan.Guards, requestsGuard(expected, tmpl.Spec), resetGuard(hp, ref, live.Replicas, a.MinReplicas), blast(hp, nil))
 	plan.Steps = valueSteps(plan.Target, sets, hp.Current, hp.Rendered.Computed)
 	if s, ok := helmplan.ChartStep(plan.Target, hp); ok {
 		plan.Steps = append(plan.Steps, s)

@@ -141,7 +141,7 @@ func (c *Client) PlanDown(ctx context.Context, d Down) (*scaling.Plan, error) {
 			g.Remedy = "the HPA is not part of the release: lower its minReplicas, or delete it, first"
 		}
 	}
-	plan.Guards = append(plan.Guards, g, blastRadius(hp, nil))
+	plan.Guards = append(plan.Guards, g, blast(hp, nil))
 
 	current, _ := values.Int(hp.Current, d.ValuePath)
 	if hp.Changed() || live.Replicas != n {

@@ -275,11 +275,8 @@ func nestedString(obj map[string]any, path ...string) (string, bool) {
 	return fmt.Sprint(v), true
 }
 
-// blastRadius is the blast-radius guard with its typed cause.
-func blastRadius(hp *helmplan.Result, expected helmplan.Expected) scaling.GuardResult {
-	g, cause := helmplan.BlastRadius(hp, expected)
-	if cause != nil {
-		g.Cause = cause
-	}
+// blast is the blast-radius guard, its typed cause set when it blocks.
+func blast(hp *helmplan.Result, expected helmplan.Expected) scaling.GuardResult {
+	g, _ := helmplan.BlastRadius(hp, expected)
 	return g
 }

@@ -214,7 +214,7 @@ func (c *Client) PlanReplicas(ctx context.Context, r Replicas) (*scaling.Plan, e
 }
 
 func (c *Client) finishReplicasPlan(plan *scaling.Plan, r Replicas, hp *helmplan.Result, ref scaling.ObjectRef) (*scaling.Plan, error) {
-	plan.Guards = append(plan.Guards, blastRadius(hp, nil))
+	plan.Guards = append(plan.Guards, blast(hp, nil))
 	if s, ok := helmplan.ChartStep(plan.Target, hp); ok && !plan.NoOp {
 		plan.Steps = append(plan.Steps, s)
 	}

@@ -167,7 +167,7 @@ func (c *Client) PlanTemplate(ctx context.Context, t Template) (*scaling.Plan, e
 		Fingerprint: scaling.Fingerprint{helmplan.FingerprintKey(t.Namespace, t.Release): helmplan.Revision(rel.Revision)},
 	}
 	plan.Guards = append(plan.Guards, dataGuards(hp.Current, t.To)...)
-	plan.Guards = append(plan.Guards, blastRadius(hp, templateRemoves))
+	plan.Guards = append(plan.Guards, blast(hp, templateRemoves))
 	plan.Steps = valueSteps(plan.Target, sets, hp.Current, hp.Rendered.Computed)
 	if s, ok := helmplan.ChartStep(plan.Target, hp); ok {
 		plan.Steps = append(plan.Steps, s)

@@ -98,7 +98,9 @@ type Expected func(Damage) bool
 // BlastRadius is the guard every Helm write carries: it blocks, naming the
 // objects, when the upgrade would delete or replace objects the operation
 // did not set out to change. `helm upgrade` deletes them silently (a
-// release whose subcharts are missing from the chart loses them all).
+// release whose subcharts are missing from the chart loses them all). A
+// blocking result carries the *scaling.BlastRadiusError as its Cause too,
+// which is also returned for callers that want its damages.
 func BlastRadius(r *Result, expected Expected) (scaling.GuardResult, *scaling.BlastRadiusError) {
 	var unexpected, allowed []Damage
 	for _, d := range Damages(r.Before, r.After) {
@@ -116,7 +118,7 @@ func BlastRadius(r *Result, expected Expected) (scaling.GuardResult, *scaling.Bl
 		return g, nil
 	}
 	err := &scaling.BlastRadiusError{Namespace: r.Release.Namespace, Release: r.Release.Name, Damages: unexpected}
-	g.Outcome = scaling.Block
+	g.Outcome, g.Cause = scaling.Block, err
 	g.Reason = fmt.Sprintf("the upgrade would %s, which this operation does not set out to change", list(unexpected))
 	g.Remedy = "check that the chart source holds the deployed chart with all its subcharts (ChartSource), and read the diff"
 	return g, err
