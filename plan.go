@@ -122,6 +122,18 @@ func (p *Plan) Blocking() []GuardResult {
 // change (a scale, an upgrade) does.
 type Fingerprint map[string]string
 
+// What a Fingerprint records of an object.
+const (
+	AspectGeneration = "generation" // metadata.generation, or "absent"
+	AspectRevision   = "revision"   // a Helm release's revision
+	AspectRequest    = "request"    // a claim's UID and requested size
+)
+
+// FingerprintKey is the key under which a Fingerprint records one aspect of
+// one object. Plan and Apply's re-read build keys only with it, so the two
+// cannot spell the same state differently.
+func FingerprintKey(ref ObjectRef, aspect string) string { return ref.String() + " " + aspect }
+
 // Drift is one fingerprint entry whose live value differs from the plan's.
 type Drift struct {
 	Key     string `json:"key"`

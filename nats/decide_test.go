@@ -35,6 +35,19 @@ func decideFor(req ScaleCluster, st *liveState, accounts ...string) decision {
 	return c.decide(req, req.target(), st)
 }
 
+// causeOf is the typed cause of guard name, or nil when it does not block.
+func causeOf[E error](d decision, name string) E {
+	var zero E
+	for _, g := range d.guards {
+		if g.Name == name && g.Outcome == scaling.Block {
+			if e, ok := g.Cause.(E); ok {
+				return e
+			}
+		}
+	}
+	return zero
+}
+
 func outcome(d decision, name string) scaling.Outcome {
 	for _, g := range d.guards {
 		if g.Name == name {
@@ -50,14 +63,14 @@ func TestDecideEvacuationNeedsServers215(t *testing.T) {
 
 	d := decideFor(req, state(5, "2.10.24", r1))
 	assert.Equal(t, scaling.Block, outcome(d, GuardData))
-	require.NotNil(t, d.findings.Data)
-	assert.Equal(t, []string{"n-4", "n-3"}, d.findings.Data.Leaving)
-	assert.Contains(t, d.findings.Data.Unsupported, "n-0 runs 2.10.24")
-	assert.Contains(t, d.findings.Data.Error(), "nats-server >= 2.15")
+	require.NotNil(t, causeOf[*DataOnLeavingServersError](d, GuardData))
+	assert.Equal(t, []string{"n-4", "n-3"}, causeOf[*DataOnLeavingServersError](d, GuardData).Leaving)
+	assert.Contains(t, causeOf[*DataOnLeavingServersError](d, GuardData).Unsupported, "n-0 runs 2.10.24")
+	assert.Contains(t, causeOf[*DataOnLeavingServersError](d, GuardData).Error(), "nats-server >= 2.15")
 
 	d = decideFor(req, state(5, "2.15.2", r1))
 	assert.Equal(t, scaling.Pass, outcome(d, GuardData))
-	assert.Nil(t, d.findings.Data)
+	assert.Nil(t, causeOf[*DataOnLeavingServersError](d, GuardData))
 	assert.Equal(t, ActionEvacuate, d.steps[0].Action)
 	assert.Equal(t, "n-4", d.steps[0].Object.Name, "highest ordinal first")
 }
@@ -82,13 +95,13 @@ func TestDecideClusteringAndHealth(t *testing.T) {
 	st.report.Meta.Peers[2].Offline = true
 	d = decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 5}, st)
 	assert.Equal(t, scaling.Block, outcome(d, GuardHealth))
-	require.NotNil(t, d.findings.Health)
-	assert.Equal(t, []string{"n-2"}, d.findings.Health.Offline)
+	require.NotNil(t, causeOf[*UnhealthyError](d, GuardHealth))
+	assert.Equal(t, []string{"n-2"}, causeOf[*UnhealthyError](d, GuardHealth).Offline)
 
 	st = state(3, "2.15.2")
 	st.report.Meta.Leader = ""
 	d = decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 5}, st)
-	assert.Contains(t, d.findings.Health.Error(), "no meta leader")
+	assert.Contains(t, causeOf[*UnhealthyError](d, GuardHealth).Error(), "no meta leader")
 }
 
 func TestDecideSameSizeIsNoOpAndScaleUpOrder(t *testing.T) {
@@ -102,7 +115,7 @@ func TestDecideSameSizeIsNoOpAndScaleUpOrder(t *testing.T) {
 	for _, s := range d.steps {
 		actions = append(actions, s.Action)
 	}
-	assert.Equal(t, []string{ActionSetReplicas, ActionAwaitServers, ActionRaiseReplicas}, actions)
+	assert.Equal(t, []string{ActionSetReleaseValue, ActionAwaitServers, ActionRaiseReplicas}, actions)
 	assert.Equal(t, scaling.Pass, outcome(d, GuardReplicas))
 }
 
@@ -126,7 +139,7 @@ func TestDecideOfflineServerTheStatefulSetNoLongerRunsIsDeparted(t *testing.T) {
 	// Scaling back up to 5 would bring n-4 back: then it is just offline.
 	d = decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 5}, st)
 	assert.Equal(t, scaling.Block, outcome(d, GuardHealth))
-	assert.Equal(t, []string{"n-4"}, d.findings.Health.Offline)
+	assert.Equal(t, []string{"n-4"}, causeOf[*UnhealthyError](d, GuardHealth).Offline)
 }
 
 func volumes(expandable bool, size string, claimSizes ...string) *volumeState {
@@ -155,11 +168,11 @@ func TestDecideExpandShrinkNoOpAndResync(t *testing.T) {
 	d := expandFor(ExpandStorage{Size: "5Gi"}, volumes(true, "10Gi", "10Gi", "10Gi", "10Gi"))
 	assert.Equal(t, scaling.Block, outcome(d, GuardShrink))
 	assert.Empty(t, d.steps)
-	require.NotNil(t, d.findings.Shrink)
+	require.NotNil(t, causeOf[*ShrinkError](d, GuardShrink))
 
 	d = expandFor(ExpandStorage{Size: "10Gi"}, volumes(true, "10Gi", "12Gi", "10Gi", "10Gi"))
 	assert.Equal(t, scaling.Block, outcome(d, GuardShrink), "a claim grown by hand beyond the size")
-	assert.Equal(t, []string{"n-js-n-0 12Gi"}, d.findings.Shrink.Claims)
+	assert.Equal(t, []string{"n-js-n-0 12Gi"}, causeOf[*ShrinkError](d, GuardShrink).Claims)
 
 	d = expandFor(ExpandStorage{Size: "10240Mi"}, volumes(true, "10Gi", "10Gi", "10Gi", "10Gi"))
 	assert.Empty(t, d.steps, "the same size written differently is a no-op")
@@ -186,8 +199,8 @@ func TestDecideExpandShrinkNoOpAndResync(t *testing.T) {
 	assert.Equal(t, "n-js-n-2", d.steps[2].Object.Name, "highest ordinal first")
 
 	d = expandFor(ExpandStorage{Size: "20Gi", AcceptDataLoss: true}, volumes(false, "10Gi", "10Gi"))
-	require.NotNil(t, d.findings.Unreplicated)
-	assert.Contains(t, d.findings.Unreplicated.Error(), "no peer to resync")
+	require.NotNil(t, causeOf[*UnreplicatedError](d, GuardResync))
+	assert.Contains(t, causeOf[*UnreplicatedError](d, GuardResync).Error(), "no peer to resync")
 }
 
 // TestDecideConfigRoll: a chart that rolls every server on a nats.conf
@@ -203,16 +216,16 @@ func TestDecideConfigRoll(t *testing.T) {
 	}
 	d := decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 3}, rolling(5))
 	assert.Equal(t, scaling.Block, outcome(d, GuardConfigRoll))
-	require.NotNil(t, d.findings.Roll)
-	assert.Equal(t, ConfigRollError{From: 5, To: 3, Members: 4}, *d.findings.Roll)
-	assert.Contains(t, d.findings.Roll.Error(), "with 4 meta peers, one leaving and one restarting, 2 of 4 answer, below the quorum of 3")
+	require.NotNil(t, causeOf[*ConfigRollError](d, GuardConfigRoll))
+	assert.Equal(t, ConfigRollError{From: 5, To: 3, Members: 4}, *causeOf[*ConfigRollError](d, GuardConfigRoll))
+	assert.Contains(t, causeOf[*ConfigRollError](d, GuardConfigRoll).Error(), "with 4 meta peers, one leaving and one restarting, 2 of 4 answer, below the quorum of 3")
 	var roll *ConfigRollError
 	require.ErrorAs(t, (&scaling.GuardBlockedError{Causes: causes(d.guards)}), &roll)
 	assert.ErrorIs(t, roll, ErrConfigRoll)
 
 	d = decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 4}, rolling(7))
 	assert.Equal(t, scaling.Warn, outcome(d, GuardConfigRoll), "7 -> 4: every step keeps 3 of 5 or better")
-	assert.Nil(t, d.findings.Roll)
+	assert.Nil(t, causeOf[*ConfigRollError](d, GuardConfigRoll))
 
 	d = decideFor(ScaleCluster{Namespace: "ns", Release: "r", Replicas: 5}, rolling(3))
 	assert.Equal(t, scaling.Warn, outcome(d, GuardConfigRoll), "a scale-up rolls 3 servers one at a time: 2 of 3 answer")

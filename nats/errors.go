@@ -181,24 +181,6 @@ const (
 	errCodeClusterNotActive = 10008
 )
 
-// findings are the typed errors decide found, by kind, for the decision's
-// own use and its tests. A plan keeps its blocking guards' causes instead
-// (GuardResult.Cause, stored through opkit), which Apply returns for a
-// deserialised plan.
-type findings struct {
-	Quorum   *QuorumError               `json:"quorum,omitempty"`
-	Health   *UnhealthyError            `json:"health,omitempty"`
-	Replicas *StreamReplicasError       `json:"replicas,omitempty"`
-	Data     *DataOnLeavingServersError `json:"data,omitempty"`
-	Accounts *AccountConnectionError    `json:"accounts,omitempty"`
-
-	Shrink        *ShrinkError        `json:"shrink,omitempty"`
-	NotExpandable *NotExpandableError `json:"notExpandable,omitempty"`
-	Unreplicated  *UnreplicatedError  `json:"unreplicated,omitempty"`
-
-	Roll *ConfigRollError `json:"roll,omitempty"`
-}
-
 // WaitError: a step's effect did not show before the deadline. Last is the
 // newest reading of the cluster, for the reason.
 type WaitError struct {

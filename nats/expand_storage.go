@@ -28,8 +28,8 @@ import (
 // OpExpandStorage is the Operation of ExpandStorage plans.
 const OpExpandStorage = "nats.ExpandStorage"
 
-// Step actions of an ExpandStorage plan (besides ActionSetReplicas's
-// "set-release-value", which here carries the storage size).
+// Step actions of an ExpandStorage plan, besides ActionSetReleaseValue
+// (which here sets the volume size).
 const (
 	ActionResizeClaim       = "resize-claim"
 	ActionOrphanStatefulSet = "orphan-statefulset"
@@ -241,7 +241,7 @@ func (vs *volumeState) fingerprint(t target) scaling.Fingerprint {
 	fp := vs.liveState.fingerprint(t, nil, nil)
 	for _, pvc := range vs.claims {
 		q := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
-		fp[claimRef(t, pvc.Name).String()+" request"] = string(pvc.UID) + " " + q.String()
+		fp[scaling.FingerprintKey(claimRef(t, pvc.Name), scaling.AspectRequest)] = string(pvc.UID) + " " + q.String()
 	}
 	return fp
 }
@@ -311,119 +311,8 @@ func (c *Client) PlanExpandStorage(ctx context.Context, req ExpandStorage) (*sca
 // storageValue is the chart's JetStream volume size, under the prefix.
 const storageValue = "config.jetstream.fileStore.pvc.size"
 
-// decideExpand evaluates the guards and orders the steps; like decide, it
-// is pure, and no steps means the target state holds.
-func decideExpand(req ExpandStorage, t target, vs *volumeState, size resource.Quantity) decision {
-	var d decision
-	// A blocking guard passes its typed cause, which the plan's spec keeps.
-	guard := func(name string, o scaling.Outcome, reason, remedy string, cause ...error) {
-		g := scaling.GuardResult{Name: name, Outcome: o, Reason: reason, Remedy: remedy}
-		if len(cause) > 0 {
-			g.Cause = cause[0]
-		}
-		d.guards = append(d.guards, g)
-	}
-	var grow []*corev1.PersistentVolumeClaim
-	var larger []string
-	for _, pvc := range vs.claims {
-		q := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
-		switch q.Cmp(size) {
-		case -1:
-			grow = append(grow, pvc)
-		case 1:
-			larger = append(larger, pvc.Name+" "+q.String())
-		}
-	}
-	if vs.current.Cmp(size) > 0 || len(larger) > 0 {
-		d.findings.Shrink = &ShrinkError{Current: vs.current.String(), Requested: size.String(), Claims: larger}
-		guard(GuardShrink, scaling.Block, strings.TrimPrefix(d.findings.Shrink.Error(), "nats: "), "ask for a size at least as large as every volume", d.findings.Shrink)
-		return d
-	}
-	guard(GuardShrink, scaling.Pass, fmt.Sprintf("%s -> %s grows the volumes", vs.current.String(), size.String()), "")
-
-	templateChanges := vs.current.Cmp(size) != 0
-	// The values the templates see: a release that never set the size
-	// runs the chart's default, which asking for that size must not
-	// rewrite (an upgrade for nothing).
-	valueChanges := true
-	if v, ok := values.Get(vs.computed, t.value(storageValue)); ok {
-		if q, err := resource.ParseQuantity(fmt.Sprint(v)); err == nil && q.Cmp(size) == 0 {
-			valueChanges = false
-		}
-	}
-	if len(grow) == 0 && !templateChanges && !valueChanges && !vs.orphaned {
-		return d // every volume has the size already
-	}
-	if vs.orphaned {
-		guard(GuardOrphaned, scaling.Warn, fmt.Sprintf("StatefulSet %s is missing and its pods run orphaned, as an ExpandStorage leaves them between its orphan delete and the upgrade", t.StatefulSet),
-			"this plan's release upgrade recreates it from the release and it adopts the pods")
-	}
-
-	if vs.expandable {
-		guard(GuardExpansion, scaling.Pass, fmt.Sprintf("StorageClass %s allows expansion: the claims grow in place", vs.class), "")
-	} else {
-		if !req.AcceptDataLoss {
-			d.findings.NotExpandable = &NotExpandableError{StorageClass: vs.class}
-			guard(GuardExpansion, scaling.Block, strings.TrimPrefix(d.findings.NotExpandable.Error(), "nats: "),
-				"set AcceptDataLoss to replace each server's volume in turn (every stream needs 2+ replicas), or move to an expandable StorageClass", d.findings.NotExpandable)
-		} else {
-			guard(GuardExpansion, scaling.Warn, fmt.Sprintf("StorageClass %s does not allow expansion: each server's volume is deleted in turn and resynced from its peers", vs.class),
-				"streams are safe only through their other replicas; keep the cluster busy-free while it runs")
-		}
-		u := &UnreplicatedError{Servers: len(vs.claims)}
-		for _, s := range vs.report.Streams {
-			if s.Replicas < 2 {
-				u.Streams = append(u.Streams, StreamRef{Account: s.Account, Name: s.Name, Replicas: s.Replicas, Peers: s.Peers})
-			}
-		}
-		if u.Servers < 2 || len(u.Streams) > 0 {
-			d.findings.Unreplicated = u
-			guard(GuardResync, scaling.Block, strings.TrimPrefix(u.Error(), "nats: "), "raise those streams to 2+ replicas first (ScaleCluster.RaiseStreamReplicas)", u)
-		} else {
-			guard(GuardResync, scaling.Pass, fmt.Sprintf("every stream has 2+ replicas across %d servers", u.Servers), "")
-		}
-	}
-	// The config checksum changes with max_file_store, so the StatefulSet
-	// rolls its pods: the cluster must be able to lose one server at a time.
-	d.findings.Health = healthGuard(&d.guards, vs.liveState, nil)
-
-	rel := helmplan.Ref(t.Namespace, t.Release)
-	if vs.expandable {
-		for _, pvc := range grow {
-			q := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
-			d.steps = append(d.steps, scaling.Step{Action: ActionResizeClaim, Object: claimRef(t, pvc.Name), Field: "spec.resources.requests.storage",
-				Before: q.String(), After: size.String(), Note: "wait until the volume has grown"})
-		}
-	}
-	if templateChanges && !vs.orphaned {
-		d.steps = append(d.steps, scaling.Step{Action: ActionOrphanStatefulSet, Object: t.stsRef(),
-			Note: "delete the object only (propagationPolicy Orphan): the pods keep running; volumeClaimTemplates cannot change in place"})
-	}
-	note := "recreates the StatefulSet with the new template; it adopts the pods and rolls them for the new max_file_store (the config checksum changes)"
-	if reloads(vs.sts) {
-		note = "recreates the StatefulSet with the new template; it adopts the pods without a roll: the config reloader sidecar has each server reload nats.conf with the new max_file_store"
-	}
-	d.steps = append(d.steps, scaling.Step{Action: ActionSetReplicas, Object: rel, Field: t.value(storageValue), Before: vs.current.String(), After: size.String(), Note: note})
-	if !vs.expandable {
-		for i := len(vs.claims) - 1; i >= 0; i-- {
-			pvc := vs.claims[i]
-			q := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
-			if q.Cmp(size) >= 0 {
-				continue
-			}
-			d.steps = append(d.steps, scaling.Step{Action: ActionReplaceVolume, Object: claimRef(t, pvc.Name), Field: "spec.resources.requests.storage",
-				Before: q.String(), After: size.String(),
-				Note: fmt.Sprintf("delete the claim and pod %s; the StatefulSet recreates both at the new size; wait until the server %s is current again", t.pod(i), t.server(i))})
-		}
-	}
-	return d
-}
-
 // applyExpandStorage runs the plan's steps in order.
 func (c *Client) applyExpandStorage(ctx context.Context, plan *scaling.Plan, spec *expandSpec) (*scaling.Applied, error) {
-	if err := opkit.Refuse(plan, guardKinds); err != nil {
-		return nil, err
-	}
 	t := spec.Target
 	size, err := resource.ParseQuantity(spec.Size)
 	if err != nil {
@@ -443,7 +332,7 @@ func (c *Client) applyExpandStorage(ctx context.Context, plan *scaling.Plan, spe
 			return c.resizeClaim(ctx, t.Namespace, step.Object.Name, size)
 		case ActionOrphanStatefulSet:
 			return c.orphanStatefulSet(ctx, t)
-		case ActionSetReplicas:
+		case ActionSetReleaseValue:
 			// Upgrade even with unchanged values when the StatefulSet is
 			// missing: the upgrade is what recreates it.
 			_, err := c.kube.AppsV1().StatefulSets(t.Namespace).Get(ctx, t.StatefulSet, metav1.GetOptions{})

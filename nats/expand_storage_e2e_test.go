@@ -74,7 +74,7 @@ func TestExpandStorageGrowsExpandableVolumesInPlace(t *testing.T) {
 		nats.ActionResizeClaim + " " + natsSTS + "-js-" + natsSTS + "-1",
 		nats.ActionResizeClaim + " " + natsSTS + "-js-" + natsSTS + "-2",
 		nats.ActionOrphanStatefulSet + " " + natsSTS,
-		nats.ActionSetReplicas + " " + release,
+		nats.ActionSetReleaseValue + " " + release,
 	}, stepsOf(plan))
 	assert.Contains(t, plan.Diff, "size: 20Gi")
 
@@ -172,7 +172,7 @@ func TestExpandStorageOnAFixedClassResyncsEachServerFromItsPeers(t *testing.T) {
 	require.Empty(t, plan.Blocking(), "%s", plan)
 	claim := func(i string) string { return natsSTS + "-js-" + natsSTS + "-" + i }
 	assert.Equal(t, []string{
-		nats.ActionOrphanStatefulSet + " " + natsSTS, nats.ActionSetReplicas + " " + release,
+		nats.ActionOrphanStatefulSet + " " + natsSTS, nats.ActionSetReleaseValue + " " + release,
 		nats.ActionReplaceVolume + " " + claim("2"), nats.ActionReplaceVolume + " " + claim("1"), nats.ActionReplaceVolume + " " + claim("0"),
 	}, stepsOf(plan))
 	e.applyAndVerify(t, ctx, plan)
@@ -279,7 +279,7 @@ func TestExpandStorageResumesWhenTheStatefulSetWasOrphaned(t *testing.T) {
 	claim := func(i string) string { return natsSTS + "-js-" + natsSTS + "-" + i }
 	assert.Equal(t, []string{
 		nats.ActionResizeClaim + " " + claim("0"), nats.ActionResizeClaim + " " + claim("1"), nats.ActionResizeClaim + " " + claim("2"),
-		nats.ActionSetReplicas + " " + release,
+		nats.ActionSetReleaseValue + " " + release,
 	}, stepsOf(plan), "no orphan step: the object is gone already")
 	e.applyAndVerify(t, ctx, plan)
 	sts, err := stsClient.Get(ctx, natsSTS, metav1.GetOptions{})

@@ -88,7 +88,7 @@ func TestDecideExpandAtTheChartDefaultIsANoOp(t *testing.T) {
 	d = expandFor(ExpandStorage{Size: "20Gi"}, vs)
 	require.NotEmpty(t, d.steps)
 	last := d.steps[len(d.steps)-1]
-	assert.Equal(t, ActionSetReplicas, last.Action)
+	assert.Equal(t, ActionSetReleaseValue, last.Action)
 	assert.Equal(t, "nats."+storageValue, last.Field)
 	assert.Equal(t, "20Gi", last.After)
 }
@@ -102,7 +102,7 @@ func TestDecideExpandOnlyTheValueDiffers(t *testing.T) {
 	vs.release.Values = map[string]any{"nats": map[string]any{"config": map[string]any{"jetstream": map[string]any{"fileStore": map[string]any{"pvc": map[string]any{"size": "10Gi"}}}}}}
 	d := expandFor(ExpandStorage{Size: "20Gi"}, vs)
 	require.Len(t, d.steps, 1)
-	assert.Equal(t, ActionSetReplicas, d.steps[0].Action)
+	assert.Equal(t, ActionSetReleaseValue, d.steps[0].Action)
 	assert.Empty(t, causes(d.guards))
 }
 
@@ -113,8 +113,8 @@ func TestDecideExpandNeedsAHealthyCluster(t *testing.T) {
 	vs.report.Meta.Peers[2].Current, vs.report.Meta.Peers[2].Offline = false, true
 	d := expandFor(ExpandStorage{Size: "20Gi"}, vs)
 	assert.Equal(t, scaling.Block, outcome(d, GuardHealth))
-	require.NotNil(t, d.findings.Health)
-	assert.Equal(t, []string{"n-2"}, d.findings.Health.Offline)
+	require.NotNil(t, causeOf[*UnhealthyError](d, GuardHealth))
+	assert.Equal(t, []string{"n-2"}, causeOf[*UnhealthyError](d, GuardHealth).Offline)
 }
 
 // TestApplyRefusesABlockedExpandPlanWithoutReading: a stored plan whose
@@ -139,7 +139,9 @@ func TestApplyRefusesABlockedExpandPlanWithoutReading(t *testing.T) {
 	plan := &scaling.Plan{Version: scaling.PlanVersion, Operation: OpExpandStorage, Steps: d.steps, Guards: guards, Spec: raw}
 
 	kube := fake.NewClientset()
-	_, err = (&Client{kube: kube}).Apply(t.Context(), plan)
+	c := &Client{kube: kube}
+	c.ops = c.register()
+	_, err = c.Apply(t.Context(), plan)
 	var blocked *scaling.GuardBlockedError
 	require.ErrorAs(t, err, &blocked)
 	assert.ErrorIs(t, err, scaling.ErrGuardBlocked)
@@ -160,9 +162,9 @@ func TestApplyRefusesABlockedExpandPlanWithoutReading(t *testing.T) {
 // was asked, in canonical quantities.
 func TestShrinkErrorNamesBothSizes(t *testing.T) {
 	d := expandFor(ExpandStorage{Size: "5120Mi"}, volumes(true, "10Gi", "10Gi", "10Gi"))
-	require.NotNil(t, d.findings.Shrink)
-	assert.Equal(t, "10Gi", d.findings.Shrink.Current)
-	assert.Equal(t, "5Gi", d.findings.Shrink.Requested)
-	assert.Contains(t, d.findings.Shrink.Error(), "volumes are 10Gi; 5Gi would shrink them")
-	assert.ErrorIs(t, d.findings.Shrink, ErrShrink)
+	require.NotNil(t, causeOf[*ShrinkError](d, GuardShrink))
+	assert.Equal(t, "10Gi", causeOf[*ShrinkError](d, GuardShrink).Current)
+	assert.Equal(t, "5Gi", causeOf[*ShrinkError](d, GuardShrink).Requested)
+	assert.Contains(t, causeOf[*ShrinkError](d, GuardShrink).Error(), "volumes are 10Gi; 5Gi would shrink them")
+	assert.ErrorIs(t, causeOf[*ShrinkError](d, GuardShrink), ErrShrink)
 }

@@ -26,8 +26,6 @@ import (
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmrelease"
 	"github.com/ironflow/scaling/internal/opkit"
-	"github.com/ironflow/scaling/internal/planspec"
-	"github.com/ironflow/scaling/internal/verify"
 )
 
 // Defaults of Options.
@@ -75,6 +73,7 @@ type Client struct {
 	releases scaling.Releases
 	sys      *natsgo.Conn
 	opts     Options
+	ops      *opkit.Ops
 }
 
 // New returns a Client. It validates the options and reads nothing.
@@ -112,55 +111,43 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 		}
 		rels = helmrelease.New(c.Config, c.Kube)
 	}
-	return &Client{kube: c.Kube, releases: rels, sys: opts.System, opts: opts}, nil
+	client := &Client{kube: c.Kube, releases: rels, sys: opts.System, opts: opts}
+	client.ops = client.register()
+	return client, nil
 }
 
 var _ scaling.Operator = (*Client)(nil)
 
+// register lists this package's operations and what applies and verifies
+// each (opkit.Ops does the rest).
+func (c *Client) register() *opkit.Ops {
+	ops := opkit.NewOps("nats", guardKinds, c.opts.VerifyTimeout)
+	opkit.Register(ops, OpScaleCluster, c.applyScaleCluster, c.verifyScaleCluster)
+	opkit.Register(ops, OpExpandStorage, c.applyExpandStorage, c.verifyExpandStorage)
+	return ops
+}
+
 // Operations implements scaling.Operator: the plans this package makes.
-func (c *Client) Operations() []string { return []string{OpScaleCluster, OpExpandStorage} }
+func (c *Client) Operations() []string { return c.ops.Operations() }
 
 // Apply runs a plan made by this package. A plan with a blocking guard is a
 // *scaling.GuardBlockedError whose causes (errors.As) are this package's
 // typed guard errors; live state that drifted since planning is a
-// *scaling.StalePlanError. In both cases nothing is changed. A plan whose
+// *scaling.StalePlanError; a plan it cannot run is a
+// *scaling.InvalidPlanError. In each case nothing is changed. A plan whose
 // target state already holds returns Applied.Changed == false.
 func (c *Client) Apply(ctx context.Context, plan *scaling.Plan) (*scaling.Applied, error) {
-	if plan == nil {
-		return nil, &scaling.InvalidPlanError{Reason: "nil plan"}
-	}
-	switch plan.Operation {
-	case OpScaleCluster:
-		return planspec.With(plan, func(spec *scaleClusterSpec) (*scaling.Applied, error) { return c.applyScaleCluster(ctx, plan, spec) })
-	case OpExpandStorage:
-		return planspec.With(plan, func(spec *expandSpec) (*scaling.Applied, error) { return c.applyExpandStorage(ctx, plan, spec) })
-	}
-	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a nats operation"}
+	return c.ops.Apply(ctx, plan)
 }
 
 // Verify watches the outcome of an applied plan until it holds, fails
-// beyond recovery (a lost quorum), or the deadline (ctx's, else
-// Options.VerifyTimeout) passes. The error is non-nil only when Verify could
-// not watch at all; an outcome that does not hold is a Verification with a
-// Phase other than Succeeded.
+// beyond recovery (a lost quorum: errors.As on the Verification's Err finds
+// the *QuorumLostError), or the deadline (ctx's, else
+// Options.VerifyTimeout) passes. The error is non-nil only when Verify
+// could not watch at all; an outcome that does not hold is a Verification
+// with a Phase other than Succeeded.
 func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verification, error) {
-	if plan == nil {
-		return nil, &scaling.InvalidPlanError{Reason: "nil plan"}
-	}
-	ctx, cancel := verify.WithDeadline(ctx, c.opts.VerifyTimeout)
-	defer cancel()
-	if v := verify.Expired(ctx, plan); v != nil {
-		return v, nil
-	}
-	switch plan.Operation {
-	case OpScaleCluster:
-		return planspec.With(plan, func(spec *scaleClusterSpec) (*scaling.Verification, error) {
-			return c.verifyScaleCluster(ctx, plan, spec)
-		})
-	case OpExpandStorage:
-		return planspec.With(plan, func(spec *expandSpec) (*scaling.Verification, error) { return c.verifyExpandStorage(ctx, plan, spec) })
-	}
-	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a nats operation"}
+	return c.ops.Verify(ctx, plan)
 }
 
 // guardKinds registers each blocking guard's typed error, so a stored

@@ -19,8 +19,10 @@ type Report struct {
 	Servers []ServerUsage  `json:"servers"`
 	Streams []StreamReport `json:"streams"`
 	// Warnings are the findings an operator should read before scaling.
-	Warnings []string  `json:"warnings,omitempty"`
-	TakenAt  time.Time `json:"takenAt"`
+	Warnings []string `json:"warnings,omitempty"`
+	// unanswered are servers that answered without JetStream data.
+	unanswered []string
+	TakenAt    time.Time `json:"takenAt"`
 }
 
 // MetaGroup is the JetStream meta group: the Raft group every server of the
@@ -93,96 +95,133 @@ func Inspect(ctx context.Context, nc *natsgo.Conn, window time.Duration) (*Repor
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{TakenAt: time.Now().UTC()}
-	streams := map[string]*StreamReport{}
-	lastSeq := map[string]map[string]uint64{}
+	b := reportBuilder{r: &Report{TakenAt: time.Now().UTC()}, streams: map[string]*StreamReport{}, lastSeq: map[string]map[string]uint64{}}
 	for _, rep := range replies {
-		if rep.Error != nil || rep.Data == nil {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("server %s answered without JetStream data", rep.Server.Name))
-			continue
-		}
-		d := rep.Data
-		r.Servers = append(r.Servers, ServerUsage{
-			Name: rep.Server.Name, Version: rep.Server.Version,
-			StorageUsed: d.Store, StorageReserved: d.ReservedStore, StorageMax: uint64(max(d.Config.MaxStore, 0)),
-			MemoryUsed: d.Memory, MemoryReserved: d.ReservedMemory, MemoryMax: uint64(max(d.Config.MaxMemory, 0)),
-			Streams: d.Streams,
-		})
-		if m := d.Meta; m != nil && r.Meta.Leader == "" && m.Size > r.Meta.Size {
-			// Without a leader, the followers' view is all there is.
-			r.Meta.Size, r.Meta.QuorumNeeded = m.Size, m.QuorumNeeded
-		}
-		if m := d.Meta; m != nil && m.Leader == rep.Server.Name {
-			r.Meta = MetaGroup{Leader: m.Leader, Size: m.Size, QuorumNeeded: m.QuorumNeeded, Peers: []Peer{{Name: m.Leader, ID: PeerID(m.Leader), Leader: true, Current: true}}}
-			for _, p := range m.Replicas {
-				r.Meta.Peers = append(r.Meta.Peers, Peer{Name: p.Name, ID: p.Peer, Current: p.Current, Offline: p.Offline, Lag: p.Lag})
-			}
-		}
-		for _, acc := range d.Accounts {
-			for _, s := range acc.Streams {
-				key := acc.Name + "/" + s.Name
-				if lastSeq[key] == nil {
-					lastSeq[key] = map[string]uint64{}
-				}
-				lastSeq[key][rep.Server.Name] = s.State.LastSeq
-				// Every replica's server reports the stream; the leader's
-				// view of its peers is the one to keep.
-				if s.Cluster == nil || (s.Cluster.Leader != rep.Server.Name && streams[key] != nil) {
-					continue
-				}
-				sr := &StreamReport{Account: acc.Name, Name: s.Name, Leader: s.Cluster.Leader, Messages: s.State.Msgs, Bytes: s.State.Bytes}
-				if s.Config != nil {
-					sr.Replicas = s.Config.Replicas
-				}
-				if sr.Leader != "" {
-					sr.Peers = append(sr.Peers, sr.Leader)
-				}
-				for _, p := range s.Cluster.Replicas {
-					sr.Peers = append(sr.Peers, p.Name)
-					if !p.Current || p.Offline {
-						sr.Lagging = append(sr.Lagging, p.Name)
-					}
-				}
-				streams[key] = sr
-			}
+		b.add(rep)
+	}
+	r := b.finish()
+	r.Warnings = r.warnings()
+	return r, nil
+}
+
+// reportBuilder assembles a Report from the servers' answers, in any order.
+type reportBuilder struct {
+	r       *Report
+	streams map[string]*StreamReport
+	// lastSeq is each stream's last sequence on each server that holds it.
+	lastSeq map[string]map[string]uint64
+}
+
+// add takes one server's answer: its usage, the meta group when it leads
+// it, and its streams.
+func (b *reportBuilder) add(rep jszResponse) {
+	r := b.r
+	if rep.Error != nil || rep.Data == nil {
+		r.unanswered = append(r.unanswered, rep.Server.Name)
+		return
+	}
+	d := rep.Data
+	r.Servers = append(r.Servers, ServerUsage{
+		Name: rep.Server.Name, Version: rep.Server.Version,
+		StorageUsed: d.Store, StorageReserved: d.ReservedStore, StorageMax: uint64(max(d.Config.MaxStore, 0)),
+		MemoryUsed: d.Memory, MemoryReserved: d.ReservedMemory, MemoryMax: uint64(max(d.Config.MaxMemory, 0)),
+		Streams: d.Streams,
+	})
+	if m := d.Meta; m != nil && r.Meta.Leader == "" && m.Size > r.Meta.Size {
+		// Without a leader, the followers' view is all there is.
+		r.Meta.Size, r.Meta.QuorumNeeded = m.Size, m.QuorumNeeded
+	}
+	if m := d.Meta; m != nil && m.Leader == rep.Server.Name {
+		r.Meta = MetaGroup{Leader: m.Leader, Size: m.Size, QuorumNeeded: m.QuorumNeeded, Peers: []Peer{{Name: m.Leader, ID: PeerID(m.Leader), Leader: true, Current: true}}}
+		for _, p := range m.Replicas {
+			r.Meta.Peers = append(r.Meta.Peers, Peer{Name: p.Name, ID: p.Peer, Current: p.Current, Offline: p.Offline, Lag: p.Lag})
 		}
 	}
-	if r.Meta.Leader == "" {
-		r.Warnings = append(r.Warnings, "no server leads the JetStream meta group: the cluster has lost its quorum or is electing")
+	for _, acc := range d.Accounts {
+		for _, s := range acc.Streams {
+			b.addStream(rep.Server.Name, acc.Name, s)
+		}
 	}
+}
+
+// addStream takes one server's view of a stream. Every replica's server
+// reports the stream; the leader's view of its peers is the one to keep.
+func (b *reportBuilder) addStream(server, account string, s streamDetail) {
+	key := account + "/" + s.Name
+	if b.lastSeq[key] == nil {
+		b.lastSeq[key] = map[string]uint64{}
+	}
+	b.lastSeq[key][server] = s.State.LastSeq
+	if s.Cluster == nil || (s.Cluster.Leader != server && b.streams[key] != nil) {
+		return
+	}
+	sr := &StreamReport{Account: account, Name: s.Name, Leader: s.Cluster.Leader, Messages: s.State.Msgs, Bytes: s.State.Bytes}
+	if s.Config != nil {
+		sr.Replicas = s.Config.Replicas
+	}
+	if sr.Leader != "" {
+		sr.Peers = append(sr.Peers, sr.Leader)
+	}
+	for _, p := range s.Cluster.Replicas {
+		sr.Peers = append(sr.Peers, p.Name)
+		if !p.Current || p.Offline {
+			sr.Lagging = append(sr.Lagging, p.Name)
+		}
+	}
+	b.streams[key] = sr
+}
+
+// finish fills what servers before 2.15 do not report and sorts.
+func (b *reportBuilder) finish() *Report {
+	r := b.r
 	if r.Meta.QuorumNeeded == 0 && r.Meta.Size > 0 {
-		r.Meta.QuorumNeeded = r.Meta.Size/2 + 1 // servers before 2.15 do not report it
-	}
-	for _, p := range r.Meta.Peers {
-		if p.Offline {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("meta peer %s is offline: one more failure may lose the quorum of %d", p.Name, r.Meta.QuorumNeeded))
-		} else if !p.Current {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("meta peer %s is not current (lag %d)", p.Name, p.Lag))
-		}
+		r.Meta.QuorumNeeded = r.Meta.Size/2 + 1
 	}
 	sort.Slice(r.Servers, func(i, j int) bool { return r.Servers[i].Name < r.Servers[j].Name })
-	for _, s := range r.Servers {
-		if s.StorageMax > 0 && s.StorageUsed*100 >= s.StorageMax*StorageWarnPercent {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("server %s uses %d%% of its JetStream storage", s.Name, s.StorageUsed*100/s.StorageMax))
-		}
-	}
-	for key, s := range streams {
-		s.LastSeq = lastSeq[key]
+	for key, s := range b.streams {
+		s.LastSeq = b.lastSeq[key]
 		r.Streams = append(r.Streams, *s)
-		switch {
-		case s.Leader == "":
-			r.Warnings = append(r.Warnings, fmt.Sprintf("stream %s/%s has no leader", s.Account, s.Name))
-		case s.Replicas > len(r.Servers):
-			r.Warnings = append(r.Warnings, fmt.Sprintf("stream %s/%s wants %d replicas, %d servers answered", s.Account, s.Name, s.Replicas, len(r.Servers)))
-		case s.Replicas == 1:
-			r.Warnings = append(r.Warnings, fmt.Sprintf("stream %s/%s has one replica, on %s only: it goes if that server goes", s.Account, s.Name, s.Leader))
-		}
 	}
 	sort.Slice(r.Streams, func(i, j int) bool {
 		return r.Streams[i].Account+"/"+r.Streams[i].Name < r.Streams[j].Account+"/"+r.Streams[j].Name
 	})
-	sort.Strings(r.Warnings)
-	return r, nil
+	return r
+}
+
+// warnings are what `nats server report jetstream` would make a person
+// look at twice, sorted.
+func (r *Report) warnings() []string {
+	var w []string
+	for _, name := range r.unanswered {
+		w = append(w, fmt.Sprintf("server %s answered without JetStream data", name))
+	}
+	if r.Meta.Leader == "" {
+		w = append(w, "no server leads the JetStream meta group: the cluster has lost its quorum or is electing")
+	}
+	for _, p := range r.Meta.Peers {
+		if p.Offline {
+			w = append(w, fmt.Sprintf("meta peer %s is offline: one more failure may lose the quorum of %d", p.Name, r.Meta.QuorumNeeded))
+		} else if !p.Current {
+			w = append(w, fmt.Sprintf("meta peer %s is not current (lag %d)", p.Name, p.Lag))
+		}
+	}
+	for _, s := range r.Servers {
+		if s.StorageMax > 0 && s.StorageUsed*100 >= s.StorageMax*StorageWarnPercent {
+			w = append(w, fmt.Sprintf("server %s uses %d%% of its JetStream storage", s.Name, s.StorageUsed*100/s.StorageMax))
+		}
+	}
+	for _, s := range r.Streams {
+		switch {
+		case s.Leader == "":
+			w = append(w, fmt.Sprintf("stream %s/%s has no leader", s.Account, s.Name))
+		case s.Replicas > len(r.Servers):
+			w = append(w, fmt.Sprintf("stream %s/%s wants %d replicas, %d servers answered", s.Account, s.Name, s.Replicas, len(r.Servers)))
+		case s.Replicas == 1:
+			w = append(w, fmt.Sprintf("stream %s/%s has one replica, on %s only: it goes if that server goes", s.Account, s.Name, s.Leader))
+		}
+	}
+	sort.Strings(w)
+	return w
 }
 
 // String renders the report like `nats server report jetstream`.

@@ -22,10 +22,13 @@ const OpScaleCluster = "nats.ScaleCluster"
 const (
 	ActionLowerReplicas = "lower-stream-replicas"
 	ActionEvacuate      = "evacuate-server"
-	ActionSetReplicas   = "set-release-value"
-	ActionPeerRemove    = "peer-remove"
-	ActionAwaitServers  = "await-servers"
-	ActionRaiseReplicas = "raise-stream-replicas"
+	// ActionSetReleaseValue upgrades the release with one value changed
+	// (Step.Field is its path): the server count here, the volume size in
+	// an ExpandStorage plan.
+	ActionSetReleaseValue = "set-release-value"
+	ActionPeerRemove      = "peer-remove"
+	ActionAwaitServers    = "await-servers"
+	ActionRaiseReplicas   = "raise-stream-replicas"
 	// ActionDisableClustering turns clustering off in the release: the last
 	// step of a scale to one server.
 	ActionDisableClustering = "disable-clustering"
@@ -201,221 +204,6 @@ func (c *Client) PlanScaleCluster(ctx context.Context, req ScaleCluster) (*scali
 	return plan, nil
 }
 
-// decision is what decide concludes from live state.
-type decision struct {
-	steps       []scaling.Step
-	guards      []scaling.GuardResult
-	findings    findings
-	over        []StreamRef // replicas above the target
-	onlyLeaving []StreamRef // every current replica on a leaving server
-}
-
-// decide evaluates the guards and orders the steps. It is pure: the same
-// live state gives the same plan, which is also how Apply recognises a plan
-// whose target state already holds (no steps left).
-func (c *Client) decide(req ScaleCluster, t target, st *liveState) decision {
-	var d decision
-	from, to := st.size(), req.Replicas
-	rep := st.report
-	// A blocking guard passes its typed cause, which the plan's spec keeps.
-	guard := func(name string, o scaling.Outcome, reason, remedy string, cause ...error) {
-		g := scaling.GuardResult{Name: name, Outcome: o, Reason: reason, Remedy: remedy}
-		if len(cause) > 0 {
-			g.Cause = cause[0]
-		}
-		d.guards = append(d.guards, g)
-	}
-
-	// Clustering: a clustered meta group of one is the runbook's "never
-	// below 2" trap; the target must keep two servers.
-	switch {
-	case !st.clustering && to > 1:
-		guard(GuardClustered, scaling.Block, fmt.Sprintf("clustering is off in the release (%s=false): %d servers would not form a cluster", t.path("enabled"), to),
-			"enable clustering in the release first; assets created on a single server do not survive the change unharmed (nats-server #6838)")
-	case st.clustering && to < 2 && req.DisableClustering:
-		guard(GuardQuorum, scaling.Pass, fmt.Sprintf("clustering will be turned off once two servers are left and every stream lives as R1 on %s", t.server(0)), "")
-	case st.clustering && to < 2:
-		d.findings.Quorum = &QuorumError{Current: from, Target: to}
-		guard(GuardQuorum, scaling.Block, fmt.Sprintf("clustering is on and the target is %d server: a clustered meta group needs at least 2", to),
-			"keep at least 2 servers, or set DisableClustering (with LowerStreamReplicas and Evacuate when streams have replicas or live elsewhere than "+t.server(0)+")", d.findings.Quorum)
-	default:
-		how := ""
-		if to < from {
-			how = ", removed one at a time"
-		}
-		guard(GuardQuorum, scaling.Pass, fmt.Sprintf("the meta group keeps a quorum: %d -> %d servers%s", from, to, how), "")
-	}
-
-	// Departed servers: leaving ordinals whose pods the StatefulSet no
-	// longer runs, still counted by the meta group. That is a scale-down
-	// done by hand without peer-remove (nats-server #6403), or one of ours
-	// interrupted; they are expected offline, and the plan finishes them.
-	running := from
-	if st.sts != nil && st.sts.Spec.Replicas != nil {
-		running = int(*st.sts.Spec.Replicas)
-	}
-	departed := map[string]bool{}
-	for i := max(running, to); i < from; i++ {
-		departed[t.server(i)] = true
-	}
-
-	d.findings.Health = healthGuard(&d.guards, st, departed)
-
-	// Leaving servers: ordinals at or above the target, highest first.
-	var leaving []string
-	leavingSet := map[string]bool{}
-	for i := from - 1; i >= to; i-- {
-		leaving = append(leaving, t.server(i))
-		leavingSet[t.server(i)] = true
-	}
-
-	// Streams above the target, and streams whose data is only on leaving
-	// servers.
-	var needAccounts []StreamRef
-	var lower, raise []scaling.Step
-	for _, s := range rep.Streams {
-		ref := StreamRef{Account: s.Account, Name: s.Name, Replicas: s.Replicas, Peers: s.Peers}
-		if s.Replicas > to {
-			d.over = append(d.over, ref)
-			lower = append(lower, streamStep(ActionLowerReplicas, s, to))
-		} else if req.RaiseStreamReplicas > s.Replicas {
-			raise = append(raise, streamStep(ActionRaiseReplicas, s, req.RaiseStreamReplicas))
-		}
-		current := 0
-		onLeaving := 0
-		for _, p := range s.Peers {
-			if slices.Contains(s.Lagging, p) {
-				continue
-			}
-			current++
-			if leavingSet[p] {
-				onLeaving++
-			}
-		}
-		if len(leaving) > 0 && current > 0 && onLeaving == current {
-			d.onlyLeaving = append(d.onlyLeaving, ref)
-		}
-		if (s.Replicas > to && req.LowerStreamReplicas) || req.RaiseStreamReplicas > s.Replicas {
-			if c.opts.Accounts[s.Account] == nil {
-				needAccounts = append(needAccounts, ref)
-			}
-		}
-	}
-	switch {
-	case len(d.over) == 0:
-		guard(GuardReplicas, scaling.Pass, fmt.Sprintf("no stream wants more than %d replicas", to), "")
-	case req.LowerStreamReplicas:
-		guard(GuardReplicas, scaling.Pass, fmt.Sprintf("%d stream(s) will be lowered to R%d first: %s", len(d.over), to, streamList(d.over)), "")
-	default:
-		d.findings.Replicas = &StreamReplicasError{Target: to, Streams: d.over}
-		guard(GuardReplicas, scaling.Block, strings.TrimPrefix(d.findings.Replicas.Error(), "nats: "),
-			"set LowerStreamReplicas to lower them first, or keep more servers", d.findings.Replicas)
-	}
-	if len(needAccounts) > 0 {
-		var accs []string
-		for _, s := range needAccounts {
-			if !slices.Contains(accs, s.Account) {
-				accs = append(accs, s.Account)
-			}
-		}
-		d.findings.Accounts = &AccountConnectionError{Accounts: accs, Streams: needAccounts}
-		guard(GuardAccounts, scaling.Block, strings.TrimPrefix(d.findings.Accounts.Error(), "nats: "),
-			"add a connection for each account to Options.Accounts: the system account cannot update another account's streams", d.findings.Accounts)
-	}
-
-	// Data that would leave with the servers.
-	var tooOld []string
-	for _, s := range rep.Servers {
-		if !atLeast(s.Version, 2, 15) {
-			tooOld = append(tooOld, s.Name+" runs "+s.Version)
-		}
-	}
-	disabling := st.clustering && to == 1 && req.DisableClustering
-	if disabling && req.LowerStreamReplicas {
-		// Lowering keeps a replica of the server's choosing: it may be on a
-		// leaving server, so these streams count as data that must move.
-		for _, s := range d.over {
-			if !slices.ContainsFunc(d.onlyLeaving, func(o StreamRef) bool { return o.Account == s.Account && o.Name == s.Name }) {
-				d.onlyLeaving = append(d.onlyLeaving, s)
-			}
-		}
-	}
-	evacuate := req.Evacuate && len(leaving) > 0 && len(tooOld) == 0 && (anyOn(rep.Streams, leavingSet) || len(d.onlyLeaving) > 0)
-	switch {
-	case len(d.onlyLeaving) == 0:
-		guard(GuardData, scaling.Pass, "every stream keeps a current replica on a server that stays", "")
-	case evacuate:
-		guard(GuardData, scaling.Pass, fmt.Sprintf("%d stream(s) live only on leaving servers and will be evacuated first: %s", len(d.onlyLeaving), streamList(d.onlyLeaving)), "")
-	default:
-		e := &DataOnLeavingServersError{Leaving: leaving, Streams: d.onlyLeaving}
-		remedy := "set Evacuate to move them to servers that stay first"
-		if req.Evacuate {
-			e.Unsupported = tooOld
-			remedy = "upgrade every server to nats-server 2.15 or newer, or raise the streams' replicas so a copy lives on a server that stays"
-		}
-		d.findings.Data = e
-		guard(GuardData, scaling.Block, strings.TrimPrefix(e.Error(), "nats: "), remedy, e)
-	}
-
-	if rollsOnConfig(st.sts) && to != from {
-		if members, ok := rollKeepsQuorum(from, to); ok {
-			guard(GuardConfigRoll, scaling.Warn, "the chart rolls every server on each nats.conf change (checksum/config), so each resize step restarts the servers one at a time; the meta group keeps a quorum through it",
-				"enable the chart's config reloader (reloader.enabled=true, podTemplate.configChecksumAnnotation=false, the official chart's defaults) so a new size reaches the servers by reload")
-		} else {
-			d.findings.Roll = &ConfigRollError{From: from, To: to, Members: members}
-			guard(GuardConfigRoll, scaling.Block, strings.TrimPrefix(d.findings.Roll.Error(), "nats: "),
-				"enable the chart's config reloader (reloader.enabled=true, podTemplate.configChecksumAnnotation=false, the official chart's defaults), then plan again", d.findings.Roll)
-		}
-	}
-
-	if to%2 == 0 && to > 1 {
-		guard(GuardEvenSize, scaling.Warn, fmt.Sprintf("%d servers tolerate as many failures as %d (quorum %d)", to, to-1, to/2+1), "an odd size gives the same fault tolerance with one server less, or one more failure tolerated with one more")
-	}
-
-	// Steps.
-	if req.LowerStreamReplicas {
-		d.steps = append(d.steps, lower...)
-	}
-	rel := helmplan.Ref(t.Namespace, t.Release)
-	last := to // the lowest ordinal that leaves through a peer-remove
-	if disabling {
-		last = 2
-	}
-	for i := from - 1; i >= last; i-- {
-		if departed[t.server(i)] {
-			d.steps = append(d.steps, scaling.Step{Action: ActionPeerRemove, Object: t.serverRef(i), After: strconv.Itoa(i),
-				Note: fmt.Sprintf("its pod is gone already; then wait for the meta group to count %d", i)})
-			continue
-		}
-		if evacuate {
-			d.steps = append(d.steps, scaling.Step{Action: ActionEvacuate, Object: t.serverRef(i),
-				Note: "move its stream and consumer replicas to other servers; the servers above it have left already"})
-		}
-		d.steps = append(d.steps,
-			scaling.Step{Action: ActionSetReplicas, Object: rel, Field: t.path("replicas"), Before: strconv.Itoa(i + 1), After: strconv.Itoa(i),
-				Note: fmt.Sprintf("the StatefulSet stops pod %s; wait until its server is gone", t.pod(i))},
-			scaling.Step{Action: ActionPeerRemove, Object: t.serverRef(i), After: strconv.Itoa(i),
-				Note: fmt.Sprintf("once the meta group sees it offline; then wait for the meta group to count %d", i)})
-	}
-	if disabling {
-		if evacuate {
-			d.steps = append(d.steps, scaling.Step{Action: ActionEvacuate, Object: t.serverRef(1),
-				Note: "move its replicas to " + t.server(0) + ", the only other server"})
-		}
-		d.steps = append(d.steps, scaling.Step{Action: ActionDisableClustering, Object: rel, Field: t.path("enabled"), Before: "true", After: "false",
-			Note: fmt.Sprintf("and %s=1: %s stops, %s restarts without a cluster and serves its store", t.path("replicas"), t.server(1), t.server(0))})
-	} else if to > from || (to == from && st.configured != to) {
-		d.steps = append(d.steps,
-			scaling.Step{Action: ActionSetReplicas, Object: rel, Field: t.path("replicas"), Before: strconv.Itoa(st.configured), After: strconv.Itoa(to)})
-	}
-	if to > from {
-		d.steps = append(d.steps, scaling.Step{Action: ActionAwaitServers, Object: t.stsRef(), Before: strconv.Itoa(from), After: strconv.Itoa(to),
-			Note: "wait until the new servers have joined the meta group and are current"})
-	}
-	d.steps = append(d.steps, raise...)
-	return d
-}
-
 func streamStep(action string, s StreamReport, to int) scaling.Step {
 	return scaling.Step{Action: action, Object: scaling.ObjectRef{Kind: "Stream", Namespace: s.Account, Name: s.Name},
 		Field: "num_replicas", Before: strconv.Itoa(s.Replicas), After: strconv.Itoa(to)}
@@ -461,9 +249,6 @@ func atLeast(version string, major, minor int) bool {
 // state first, so a plan interrupted halfway and planned again resumes where
 // it stopped.
 func (c *Client) applyScaleCluster(ctx context.Context, plan *scaling.Plan, spec *scaleClusterSpec) (*scaling.Applied, error) {
-	if err := opkit.Refuse(plan, guardKinds); err != nil {
-		return nil, err
-	}
 	t := spec.Target
 	st, err := c.readState(ctx, &t, false)
 	if err != nil {
@@ -545,7 +330,7 @@ func (c *Client) runStep(ctx context.Context, t target, step scaling.Step, chang
 			}
 			return nil
 		})
-	case ActionSetReplicas:
+	case ActionSetReleaseValue:
 		return c.setRelease(ctx, t, []helmplan.Set{{Path: step.Field, Value: n}}, n, false)
 	case ActionDisableClustering:
 		did, err := c.setRelease(ctx, t, []helmplan.Set{{Path: t.path("enabled"), Value: false}, {Path: t.path("replicas"), Value: 1}}, 1, false)
@@ -659,10 +444,9 @@ func (c *Client) waitReportErr(ctx context.Context, changed <-chan struct{}, wha
 	return err
 }
 
-// healthGuard appends the cluster-health guard: a meta leader, no peer
-// offline (but departed ones) or lagging, every stream led. It returns the
-// typed error when the guard blocks.
-func healthGuard(guards *[]scaling.GuardResult, st *liveState, departed map[string]bool) *UnhealthyError {
+// healthGuard: a meta leader, no peer offline (but departed ones) or
+// lagging, every stream led.
+func healthGuard(st *liveState, departed map[string]bool) scaling.GuardResult {
 	rep := st.report
 	h := &UnhealthyError{Leader: rep.Meta.Leader, Size: rep.Meta.Size, Answering: len(rep.Servers)}
 	for _, p := range rep.Meta.Peers {
@@ -681,13 +465,9 @@ func healthGuard(guards *[]scaling.GuardResult, st *liveState, departed map[stri
 		}
 	}
 	if st.clustering && (h.Leader == "" || len(h.Offline)+len(h.Lagging)+len(h.Leaderless) > 0) {
-		*guards = append(*guards, scaling.GuardResult{Name: GuardHealth, Outcome: scaling.Block, Reason: strings.TrimPrefix(h.Error(), "nats: "), Cause: h,
-			Remedy: "bring the cluster back to health first (nats.Inspect shows the details)"})
-		return h
+		return block(GuardHealth, h, "bring the cluster back to health first (nats.Inspect shows the details)")
 	}
-	*guards = append(*guards, scaling.GuardResult{Name: GuardHealth, Outcome: scaling.Pass,
-		Reason: fmt.Sprintf("meta leader %s, %d peers current", orDash(rep.Meta.Leader), len(rep.Meta.Peers))})
-	return nil
+	return pass(GuardHealth, fmt.Sprintf("meta leader %s, %d peers current", orDash(rep.Meta.Leader), len(rep.Meta.Peers)))
 }
 
 // validateRelease checks the fields every NATS request shares.

@@ -55,7 +55,7 @@ func TestScaleClusterUpThreeToFive(t *testing.T) {
 	require.Empty(t, plan.Blocking(), "%s", plan)
 	assert.Empty(t, e.rec.Mutating(), "planning writes nothing")
 	assert.Equal(t, []string{
-		nats.ActionSetReplicas + " " + release, nats.ActionAwaitServers + " " + natsSTS, nats.ActionRaiseReplicas + " ORDERS",
+		nats.ActionSetReleaseValue + " " + release, nats.ActionAwaitServers + " " + natsSTS, nats.ActionRaiseReplicas + " ORDERS",
 	}, stepsOf(plan))
 	assert.Contains(t, plan.Diff, "replicas: 5")
 
@@ -92,7 +92,7 @@ func TestScaleClusterUpThreeToFive(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{
-		"StepStarted 0 " + nats.ActionSetReplicas, "StepFinished 0 " + nats.ActionSetReplicas,
+		"StepStarted 0 " + nats.ActionSetReleaseValue, "StepFinished 0 " + nats.ActionSetReleaseValue,
 		"StepStarted 1 " + nats.ActionAwaitServers, "StepFinished 1 " + nats.ActionAwaitServers,
 		"StepStarted 2 " + nats.ActionRaiseReplicas, "StepFinished 2 " + nats.ActionRaiseReplicas,
 	}, steps, "progress reports every step in order")
@@ -249,8 +249,8 @@ func TestScaleClusterDownFiveToThreeKeepsEveryAcknowledgedMessage(t *testing.T) 
 	require.Empty(t, plan.Blocking(), "%s", plan)
 	assert.Equal(t, []string{
 		nats.ActionLowerReplicas + " ORDERS",
-		nats.ActionEvacuate + " " + natsSTS + "-4", nats.ActionSetReplicas + " " + release, nats.ActionPeerRemove + " " + natsSTS + "-4",
-		nats.ActionEvacuate + " " + natsSTS + "-3", nats.ActionSetReplicas + " " + release, nats.ActionPeerRemove + " " + natsSTS + "-3",
+		nats.ActionEvacuate + " " + natsSTS + "-4", nats.ActionSetReleaseValue + " " + release, nats.ActionPeerRemove + " " + natsSTS + "-4",
+		nats.ActionEvacuate + " " + natsSTS + "-3", nats.ActionSetReleaseValue + " " + release, nats.ActionPeerRemove + " " + natsSTS + "-3",
 	}, stepsOf(plan))
 	e.applyAndVerify(t, ctx, plan)
 	acked := pub.finish()
@@ -476,7 +476,7 @@ func TestScaleClusterFinishesAScaleDownDoneByHand(t *testing.T) {
 	require.Empty(t, plan.Blocking(), "%s", plan)
 	assert.Equal(t, []string{
 		nats.ActionPeerRemove + " " + natsSTS + "-4",
-		nats.ActionSetReplicas + " " + release, nats.ActionPeerRemove + " " + natsSTS + "-3",
+		nats.ActionSetReleaseValue + " " + release, nats.ActionPeerRemove + " " + natsSTS + "-3",
 	}, stepsOf(plan))
 	e.applyAndVerify(t, ctx, plan)
 
@@ -523,7 +523,7 @@ func TestScaleClusterToOneServerByDisablingClustering(t *testing.T) {
 	require.Empty(t, plan.Blocking(), "%s", plan)
 	assert.Equal(t, []string{
 		nats.ActionLowerReplicas + " ORDERS",
-		nats.ActionEvacuate + " " + natsSTS + "-2", nats.ActionSetReplicas + " " + release, nats.ActionPeerRemove + " " + natsSTS + "-2",
+		nats.ActionEvacuate + " " + natsSTS + "-2", nats.ActionSetReleaseValue + " " + release, nats.ActionPeerRemove + " " + natsSTS + "-2",
 		nats.ActionEvacuate + " " + natsSTS + "-1", nats.ActionDisableClustering + " " + release,
 	}, stepsOf(plan))
 	v := e.applyAndVerify(t, ctx, plan)

@@ -223,11 +223,11 @@ func (st *liveState) fingerprint(t target, over, onlyLeaving []StreamRef) scalin
 	}
 	slices.Sort(peers)
 	return scaling.Fingerprint{
-		helmplan.FingerprintKey(t.Namespace, t.Release): helmplan.Revision(st.release.Revision),
-		t.stsRef().String() + " generation":             stsGeneration(st),
-		fpMetaPeers:                                     strings.Join(peers, ","),
-		fpOverTarget:                                    names(over),
-		fpOnlyLeaving:                                   names(onlyLeaving),
+		helmplan.FingerprintKey(t.Namespace, t.Release):              helmplan.Revision(st.release.Revision),
+		scaling.FingerprintKey(t.stsRef(), scaling.AspectGeneration): stsGeneration(st),
+		fpMetaPeers:   strings.Join(peers, ","),
+		fpOverTarget:  names(over),
+		fpOnlyLeaving: names(onlyLeaving),
 	}
 }
 

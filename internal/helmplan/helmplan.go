@@ -57,7 +57,7 @@ func Ref(namespace, name string) scaling.ObjectRef {
 
 // FingerprintKey is the fingerprint key of a release's revision.
 func FingerprintKey(namespace, name string) string {
-	return Ref(namespace, name).String() + " revision"
+	return scaling.FingerprintKey(Ref(namespace, name), scaling.AspectRevision)
 }
 
 // Plan reads the release, applies sets on top of its user values (the

@@ -1,0 +1,118 @@
+package opkit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ironflow/scaling"
+)
+
+type testSpec struct {
+	N      int    `json:"n"`
+	Causes Causes `json:"causes,omitempty"`
+}
+
+type tooBig struct{ N int }
+
+func (e *tooBig) Error() string { return "too big" }
+
+// calls records which operation function ran, with which spec.
+type calls struct{ applied, verified []int }
+
+func testOps(c *calls) *Ops {
+	ops := NewOps("test", Kinds{"size": func() error { return &tooBig{} }}, time.Minute)
+	Register(ops, "test.A", func(_ context.Context, p *scaling.Plan, s *testSpec) (*scaling.Applied, error) {
+		c.applied = append(c.applied, s.N)
+		return &scaling.Applied{Operation: p.Operation}, nil
+	}, func(ctx context.Context, p *scaling.Plan, s *testSpec) (*scaling.Verification, error) {
+		c.verified = append(c.verified, s.N)
+		_, has := ctx.Deadline()
+		if !has {
+			return nil, errors.New("verify ran without a deadline")
+		}
+		return &scaling.Verification{Operation: p.Operation, Phase: scaling.Succeeded}, nil
+	})
+	Register(ops, "test.B", func(context.Context, *scaling.Plan, *testSpec) (*scaling.Applied, error) { return nil, nil },
+		func(context.Context, *scaling.Plan, *testSpec) (*scaling.Verification, error) { return nil, nil })
+	return ops
+}
+
+func specPlan(t *testing.T, op string, spec testSpec, guards ...scaling.GuardResult) *scaling.Plan {
+	raw, err := json.Marshal(spec)
+	require.NoError(t, err)
+	return &scaling.Plan{Version: scaling.PlanVersion, Operation: op, Spec: raw, Guards: guards}
+}
+
+func TestOpsDispatchesByOperation(t *testing.T) {
+	var c calls
+	ops := testOps(&c)
+	assert.Equal(t, []string{"test.A", "test.B"}, ops.Operations())
+
+	res, err := ops.Apply(context.Background(), specPlan(t, "test.A", testSpec{N: 7}))
+	require.NoError(t, err)
+	assert.Equal(t, "test.A", res.Operation)
+	v, err := ops.Verify(context.Background(), specPlan(t, "test.A", testSpec{N: 8}))
+	require.NoError(t, err)
+	assert.Equal(t, scaling.Succeeded, v.Phase)
+	assert.Equal(t, []int{7}, c.applied)
+	assert.Equal(t, []int{8}, c.verified, "Verify got a deadline from the registry's timeout")
+}
+
+func TestOpsRefusesBeforeTheOperationRuns(t *testing.T) {
+	var c calls
+	ops := testOps(&c)
+	ctx := context.Background()
+	undecodable := specPlan(t, "test.A", testSpec{})
+	undecodable.Spec = json.RawMessage(`{"n":"seven"}`)
+	oldFormat := specPlan(t, "test.A", testSpec{})
+	oldFormat.Version = scaling.PlanVersion + 1
+	for name, p := range map[string]*scaling.Plan{
+		"nil":         nil,
+		"foreign":     specPlan(t, "other.Op", testSpec{}),
+		"undecodable": undecodable,
+		"old format":  oldFormat,
+	} {
+		_, err := ops.Apply(ctx, p)
+		assert.ErrorIs(t, err, scaling.ErrInvalidPlan, "Apply %s", name)
+		_, err = ops.Verify(ctx, p)
+		assert.ErrorIs(t, err, scaling.ErrInvalidPlan, "Verify %s", name)
+	}
+	_, err := ops.Apply(ctx, specPlan(t, "other.Op", testSpec{}))
+	assert.ErrorContains(t, err, "not a test operation")
+
+	blocked := specPlan(t, "test.A", testSpec{N: 1, Causes: Causes{"size": json.RawMessage(`{"N":9}`)}},
+		scaling.GuardResult{Name: "size", Outcome: scaling.Block, Reason: "9 is too big"})
+	_, err = ops.Apply(ctx, blocked)
+	var refused *scaling.GuardBlockedError
+	require.ErrorAs(t, err, &refused)
+	var cause *tooBig
+	require.ErrorAs(t, err, &cause, "the stored cause is decoded into the registered kind")
+	assert.Equal(t, 9, cause.N)
+	assert.Empty(t, c.applied, "nothing ran for a refused plan")
+	assert.Empty(t, c.verified)
+}
+
+func TestOpsVerifyPastDeadlineIsTimedOut(t *testing.T) {
+	var c calls
+	ops := testOps(&c)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	v, err := ops.Verify(ctx, specPlan(t, "test.A", testSpec{N: 1}))
+	require.NoError(t, err)
+	assert.Equal(t, scaling.TimedOut, v.Phase)
+	assert.Empty(t, c.verified, "an expired Verify observes nothing")
+}
+
+func TestOpsRegisterTwicePanics(t *testing.T) {
+	ops := NewOps("test", nil, time.Minute)
+	noop := func(context.Context, *scaling.Plan, *testSpec) (*scaling.Applied, error) { return nil, nil }
+	noV := func(context.Context, *scaling.Plan, *testSpec) (*scaling.Verification, error) { return nil, nil }
+	Register(ops, "test.A", noop, noV)
+	assert.Panics(t, func() { Register(ops, "test.A", noop, noV) })
+}
