@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -19,6 +20,11 @@ type Cluster struct {
 	Config *rest.Config
 	// Kube is the typed clientset.
 	Kube kubernetes.Interface
+	// Dynamic reads and writes custom resources (CloudNativePG's Cluster
+	// and Pooler) without linking their operators. NewCluster sets it; a
+	// Cluster built by hand without it (a fake clientset in a unit test)
+	// cannot read them, and the operations that need them say so.
+	Dynamic dynamic.Interface
 	// Namespace is the kubeconfig context's namespace ("default" when unset
 	// or in-cluster without a namespace file).
 	Namespace string
@@ -104,5 +110,9 @@ func NewCluster(cfg *rest.Config) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scaling: building clientset: %w", err)
 	}
-	return &Cluster{Config: cfg, Kube: kube, Namespace: "default"}, nil
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("scaling: building dynamic client: %w", err)
+	}
+	return &Cluster{Config: cfg, Kube: kube, Dynamic: dyn, Namespace: "default"}, nil
 }

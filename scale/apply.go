@@ -7,12 +7,14 @@ import (
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmplan"
+	"github.com/ironflow/scaling/internal/helmwrite"
 	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/internal/values"
 )
 
 // upgrade is the shared Apply of the operations that change a release's
-// values, in the shared order (opkit): already holds, stale, write. live is
+// values, in the shared order (opkit): already holds, stale, write, with
+// the plan's complete values (helmwrite.Planned). live is
 // the fingerprint the caller read just now; holds says whether the rest of
 // the target state (beyond the values) is in place. The first "helm
 // upgrade" step makes the one upgrade (the others are values it carries),
@@ -35,12 +37,9 @@ func (c *Client) upgrade(ctx context.Context, plan *scaling.Plan, rel *scaling.R
 		if s.Action == actionScaleSubresource {
 			return true, patchScale(ctx, c.kube, workload, replicas)
 		}
-		up, err := c.releases.Upgrade(ctx, rel.Namespace, rel.Name, revision, src, vals)
-		if err != nil {
-			return false, err
-		}
+		up, did, err := helmwrite.Write{Mode: helmwrite.Planned, Namespace: rel.Namespace, Release: rel.Name, Source: src, Revision: revision, Values: vals}.Do(ctx, c.releases)
 		upgraded = up
-		return true, nil
+		return did, err
 	})
 	if err != nil || upgraded == nil {
 		return res, err

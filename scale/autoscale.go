@@ -213,11 +213,11 @@ func (c *Client) PlanAutoscale(ctx context.Context, a Autoscale) (*scaling.Plan,
 	}
 	hpaRef := scaling.ObjectRef{Kind: "HorizontalPodAutoscaler", Namespace: a.Namespace, Name: name}
 	if h, err := c.kube.AutoscalingV2().HorizontalPodAutoscalers(a.Namespace).Get(ctx, name, metav1.GetOptions{}); err == nil {
-		plan.Fingerprint[hpaRef.String()+" generation"] = strconv.FormatInt(h.Generation, 10)
+		plan.Fingerprint[scaling.FingerprintKey(hpaRef, scaling.AspectGeneration)] = strconv.FormatInt(h.Generation, 10)
 	} else if !apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("reading HPA %s: %w", name, err)
 	} else {
-		plan.Fingerprint[hpaRef.String()+" generation"] = "absent"
+		plan.Fingerprint[scaling.FingerprintKey(hpaRef, scaling.AspectGeneration)] = "absent"
 	}
 
 	rendered, ok := workloadObject(hp.After, ref)
@@ -301,7 +301,7 @@ func (c *Client) applyAutoscale(ctx context.Context, plan *scaling.Plan, spec *a
 	if err != nil {
 		return nil, err
 	}
-	hpaKey := scaling.ObjectRef{Kind: "HorizontalPodAutoscaler", Namespace: a.Namespace, Name: spec.HPA}.String() + " generation"
+	hpaKey := scaling.FingerprintKey(scaling.ObjectRef{Kind: "HorizontalPodAutoscaler", Namespace: a.Namespace, Name: spec.HPA}, scaling.AspectGeneration)
 	fp := scaling.Fingerprint{helmplan.FingerprintKey(a.Namespace, a.Release): helmplan.Revision(rel.Revision), hpaKey: "absent"}
 	if h, err := c.kube.AutoscalingV2().HorizontalPodAutoscalers(a.Namespace).Get(ctx, spec.HPA, metav1.GetOptions{}); err == nil {
 		fp[hpaKey] = strconv.FormatInt(h.Generation, 10)

@@ -134,9 +134,11 @@ func (c *Client) PlanDown(ctx context.Context, d Down) (*scaling.Plan, error) {
 		g.Reason = fmt.Sprintf("HPA %s gets minReplicas %d, so it does not scale %s back up to its old minimum", spec.HPA, n, ref)
 	default:
 		// An HPA outside the release would undo the count.
-		if hg, err := c.hpaGuard(ctx, r, *ref); err != nil {
+		limits, err := c.readLimits(ctx, d.Namespace)
+		if err != nil {
 			return nil, err
-		} else if hg.Outcome != scaling.Pass {
+		}
+		if hg := hpaGuard(limits.hpas, *ref, n); hg.Outcome != scaling.Pass {
 			g = hg
 			g.Remedy = "the HPA is not part of the release: lower its minReplicas, or delete it, first"
 		}

@@ -4,22 +4,23 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"reflect"
-	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmplan"
 	"github.com/ironflow/scaling/internal/manifest"
+	"github.com/ironflow/scaling/internal/quota"
 	"github.com/ironflow/scaling/internal/values"
+	"github.com/ironflow/scaling/postgres"
 )
 
 // podTemplate decodes the pod template and strategy of a rendered workload.
@@ -40,92 +41,53 @@ func podTemplate(o manifest.Object) (corev1.PodTemplateSpec, *appsv1.DeploymentS
 	}
 }
 
-// podRequests sums what one pod asks of a quota: its containers' requests
-// and limits, or the largest init container's when that is more (the
-// scheduler's and the quota's rule).
-func podRequests(spec corev1.PodSpec) corev1.ResourceList {
-	out := corev1.ResourceList{}
-	add := func(key corev1.ResourceName, q resource.Quantity) {
-		cur := out[key]
-		cur.Add(q)
-		out[key] = cur
-	}
-	for _, c := range spec.Containers {
-		for name, q := range c.Resources.Requests {
-			add(corev1.ResourceName("requests."+string(name)), q)
-		}
-		for name, q := range c.Resources.Limits {
-			add(corev1.ResourceName("limits."+string(name)), q)
-		}
-	}
-	for _, c := range spec.InitContainers {
-		for name, q := range c.Resources.Requests {
-			key := corev1.ResourceName("requests." + string(name))
-			if cur := out[key]; q.Cmp(cur) > 0 {
-				out[key] = q
-			}
-		}
-	}
-	out[corev1.ResourcePods] = *resource.NewQuantity(1, resource.DecimalSI)
-	return out
+// namespaceLimits are what constrains pods in a namespace beyond the
+// workload itself, read once per plan: its quotas and autoscalers.
+type namespaceLimits struct {
+	quotas []corev1.ResourceQuota
+	hpas   []autoscalingv2.HorizontalPodAutoscaler
 }
 
-// quotaKey maps a quota's hard key to the per-pod key of podRequests: "cpu"
-// and "requests.cpu" are the same constraint.
-func quotaKey(k corev1.ResourceName) corev1.ResourceName {
-	switch k {
-	case corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage:
-		return corev1.ResourceName("requests." + string(k))
-	case "count/pods":
-		return corev1.ResourcePods
+func (c *Client) readLimits(ctx context.Context, ns string) (namespaceLimits, error) {
+	quotas, err := c.kube.CoreV1().ResourceQuotas(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return namespaceLimits{}, fmt.Errorf("listing ResourceQuotas in %s: %w", ns, err)
 	}
-	return k
+	hpas, err := c.kube.AutoscalingV2().HorizontalPodAutoscalers(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return namespaceLimits{}, fmt.Errorf("listing HPAs in %s: %w", ns, err)
+	}
+	return namespaceLimits{quotas: quotas.Items, hpas: hpas.Items}, nil
 }
 
 // quotaGuard blocks a scale-up whose extra pods do not fit in what the
 // namespace's ResourceQuotas leave (hard - used): the ReplicaSet would create
 // pods until the quota refuses them, leaving the rollout stuck short.
-func (c *Client) quotaGuard(ctx context.Context, ns string, extra int32, perPod corev1.ResourceList) (scaling.GuardResult, error) {
+func quotaGuard(ns string, quotas []corev1.ResourceQuota, extra int32, perPod corev1.ResourceList) scaling.GuardResult {
 	g := scaling.GuardResult{Name: GuardQuota, Outcome: scaling.Pass}
-	if extra <= 0 {
+	switch {
+	case extra <= 0:
 		g.Reason = "no extra pods"
-		return g, nil
-	}
-	list, err := c.kube.CoreV1().ResourceQuotas(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return g, fmt.Errorf("listing ResourceQuotas in %s: %w", ns, err)
-	}
-	if len(list.Items) == 0 {
+		return g
+	case len(quotas) == 0:
 		g.Reason = "no ResourceQuota in namespace " + ns
-		return g, nil
+		return g
 	}
-	var short []string
+	short := quota.Fit(quotas, extra, perPod)
+	if len(short) == 0 {
+		g.Reason = fmt.Sprintf("%d more pods fit in the %d ResourceQuota(s) of %s", extra, len(quotas), ns)
+		return g
+	}
 	cause := &QuotaError{Namespace: ns}
-	for _, q := range list.Items {
-		for key, hard := range q.Spec.Hard {
-			one, ok := perPod[quotaKey(key)]
-			if !ok {
-				continue
-			}
-			need := one.DeepCopy()
-			need.Mul(int64(extra))
-			left := hard.DeepCopy()
-			used := q.Status.Used[key]
-			left.Sub(used)
-			if need.Cmp(left) > 0 {
-				short = append(short, fmt.Sprintf("%s %s: %d more pods need %s, %s left (hard %s, used %s)", q.Name, key, extra, need.String(), left.String(), hard.String(), used.String()))
-				cause.Short = append(cause.Short, QuotaShortfall{Quota: q.Name, Resource: string(key), Pods: extra, Need: need.String(), Left: left.String(), Hard: hard.String(), Used: used.String()})
-			}
-		}
+	var reasons []string
+	for _, s := range short {
+		reasons = append(reasons, fmt.Sprintf("%s %s: %d more pods need %s, %s left (hard %s, used %s)", s.Quota, s.Resource, s.Pods, s.Need.String(), s.Left.String(), s.Hard.String(), s.Used.String()))
+		cause.Short = append(cause.Short, QuotaShortfall{Quota: s.Quota, Resource: string(s.Resource), Pods: s.Pods, Need: s.Need.String(), Left: s.Left.String(), Hard: s.Hard.String(), Used: s.Used.String()})
 	}
-	if len(short) > 0 {
-		g.Outcome, g.Cause = scaling.Block, cause
-		g.Reason = strings.Join(short, "; ")
-		g.Remedy = "raise the namespace's ResourceQuota, lower the pods' requests, or scale less"
-		return g, nil
-	}
-	g.Reason = fmt.Sprintf("%d more pods fit in the %d ResourceQuota(s) of %s", extra, len(list.Items), ns)
-	return g, nil
+	g.Outcome, g.Cause = scaling.Block, cause
+	g.Reason = strings.Join(reasons, "; ")
+	g.Remedy = "raise the namespace's ResourceQuota, lower the pods' requests, or scale less"
+	return g
 }
 
 // ConnectionBudget describes how the workload's pods connect to PostgreSQL,
@@ -148,11 +110,7 @@ type ConnectionBudget struct {
 	Cluster string `json:"cluster,omitempty"`
 }
 
-const (
-	defaultPoolSizePath   = "database.poolSize"
-	defaultMaxConnections = 100
-	defaultReserved       = 3
-)
+const defaultPoolSizePath = "database.poolSize"
 
 // budgetGuard: during a rolling update the old and surge pods hold pools at
 // once, so the peak is (replicas + maxSurge) x pool + others. A PgBouncer
@@ -179,56 +137,44 @@ func budgetGuard(b ConnectionBudget, replicas int32, computed map[string]any, af
 	}
 	maxConn, source := b.MaxConnections, "stated by the caller"
 	if maxConn == 0 {
-		maxConn, source = defaultMaxConnections, "PostgreSQL's default"
+		maxConn, source = postgres.DefaultMaxConnections, "PostgreSQL's default"
 		if cluster != nil {
-			if s, found := nestedString(cluster.Obj.Object, "spec", "postgresql", "parameters", "max_connections"); found {
-				if n, err := strconv.Atoi(s); err == nil {
-					maxConn, source = n, "CNPG Cluster "+cluster.Obj.GetName()
-				}
+			if n, ok := postgres.MaxConnections(cluster.Obj.Object); ok {
+				maxConn, source = n, "CNPG Cluster "+cluster.Obj.GetName()
 			}
 		}
 	}
 	reserved := b.Reserved
 	if reserved == 0 {
-		reserved = defaultReserved
+		reserved = postgres.DefaultReserved
 	}
-	surge := maxSurge(strategy, replicas)
-	peak := int64(replicas+surge)*pool + int64(b.Others)
-	usable := int64(maxConn - reserved)
-	detail := fmt.Sprintf("(%d replicas + %d surge) x pool %d + %d others = %d connections; max_connections %d (%s) - %d reserved = %d",
-		replicas, surge, pool, b.Others, peak, maxConn, source, reserved, usable)
-	if peak > usable {
+	budget := postgres.Budget{Replicas: replicas, Surge: maxSurge(strategy, replicas), Pool: pool, Others: int64(b.Others), MaxConnections: maxConn, Reserved: reserved}
+	g.Reason = fmt.Sprintf("(%d replicas + %d surge) x pool %d + %d others = %d connections; max_connections %d (%s) - %d reserved = %d",
+		replicas, budget.Surge, pool, b.Others, budget.Peak(), maxConn, source, reserved, budget.Usable())
+	if !budget.Fits() {
 		g.Outcome = scaling.Block
-		g.Cause = &ConnectionBudgetError{Replicas: replicas, Surge: surge, Pool: pool, Others: int64(b.Others), Peak: peak, Usable: usable,
+		g.Cause = &ConnectionBudgetError{Replicas: replicas, Surge: budget.Surge, Pool: pool, Others: int64(b.Others), Peak: budget.Peak(), Usable: budget.Usable(),
 			MaxConnections: maxConn, Reserved: reserved, Source: source}
-		g.Reason = detail
 		g.Remedy = "put a PgBouncer pooler in front (postgresql.pooler.enabled), lower " + path + ", or raise max_connections"
-		return g
 	}
-	g.Reason = detail
 	return g
 }
 
-// liveCNPGCluster reads a CloudNativePG Cluster through the clientset's
-// REST client (the CRD has no typed client here). A clientset without one
-// (a fake) or a missing Cluster is an error.
+// cnpgClusters is CloudNativePG's Cluster resource.
+var cnpgClusters = schema.GroupVersionResource{Group: "postgresql.cnpg.io", Version: "v1", Resource: "clusters"}
+
+// liveCNPGCluster reads a CloudNativePG Cluster through the cluster's
+// dynamic client. A Cluster without one (a fake clientset) or a missing
+// CNPG Cluster is an error.
 func (c *Client) liveCNPGCluster(ctx context.Context, namespace, name string) (*manifest.Object, error) {
-	rc := c.kube.Discovery().RESTClient()
-	if rc == nil || reflect.ValueOf(rc).IsNil() {
-		return nil, fmt.Errorf("this clientset cannot read custom resources")
+	if c.dyn == nil {
+		return nil, fmt.Errorf("the *scaling.Cluster has no Dynamic client to read custom resources with")
 	}
-	raw, err := rc.Get().AbsPath("/apis/postgresql.cnpg.io/v1/namespaces", namespace, "clusters", name).DoRaw(ctx)
+	obj, err := c.dyn.Resource(cnpgClusters).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("reading CNPG Cluster %s/%s: %w", namespace, name, err)
 	}
-	objs, err := manifest.Parse(string(raw), namespace)
-	if err != nil {
-		return nil, err
-	}
-	for _, o := range objs {
-		return &o, nil
-	}
-	return nil, fmt.Errorf("CNPG Cluster %s/%s: empty answer", namespace, name)
+	return &manifest.Object{Obj: obj}, nil
 }
 
 // maxSurge is the rolling update's extra pods for a count.

@@ -6,7 +6,9 @@ import (
 	"strconv"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ironflow/scaling"
@@ -14,6 +16,7 @@ import (
 	"github.com/ironflow/scaling/internal/manifest"
 	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/internal/planspec"
+	"github.com/ironflow/scaling/internal/quota"
 	"github.com/ironflow/scaling/internal/values"
 )
 
@@ -127,11 +130,69 @@ func (c *Client) PlanReplicas(ctx context.Context, r Replicas) (*scaling.Plan, e
 	if err != nil {
 		return nil, err
 	}
+	st, err := c.readReplicas(ctx, r, src)
+	if err != nil {
+		return nil, err
+	}
+	r.Chart = st.hp.Chart
+	plan := replicasPlan(r, st)
+	var ref scaling.ObjectRef
+	if st.ref != nil {
+		ref = *st.ref
+	}
+	return c.finishReplicasPlan(plan, r, st.hp, ref)
+}
+
+// replicasState is everything PlanReplicas reads, read once before any
+// guard: the guards and steps are pure functions of it and the request.
+type replicasState struct {
+	hp *helmplan.Result
+	// ref is the workload the value path drives; nil when none does.
+	ref  *scaling.ObjectRef
+	live *workload
+	// rendered is ref's pod template and strategy as the plan renders them.
+	tmpl     corev1.PodTemplateSpec
+	strategy *appsv1.DeploymentStrategy
+	limits   namespaceLimits
+	// cnpg is the CloudNativePG Cluster the budget names, read when the
+	// release renders none.
+	cnpg *manifest.Object
+}
+
+func (c *Client) readReplicas(ctx context.Context, r Replicas, src scaling.ChartSource) (*replicasState, error) {
 	hp, err := helmplan.Plan(ctx, c.releases, r.Namespace, r.Release, src, []helmplan.Set{{Path: r.ValuePath, Value: int64(r.Replicas)}})
 	if err != nil {
 		return nil, err
 	}
-	r.Chart = hp.Chart
+	st := &replicasState{hp: hp}
+	if st.ref, err = c.drivenWorkload(ctx, r, hp); err != nil || st.ref == nil {
+		return st, err
+	}
+	if st.live, err = getWorkload(ctx, c.kube, *st.ref); err != nil {
+		return nil, err
+	}
+	rendered, ok := workloadObject(hp.After, *st.ref)
+	if !ok {
+		return nil, fmt.Errorf("the planned manifest of %s/%s lacks %s", r.Namespace, r.Release, st.ref)
+	}
+	if st.tmpl, st.strategy, err = podTemplate(rendered); err != nil {
+		return nil, fmt.Errorf("decoding the rendered %s: %w", st.ref, err)
+	}
+	if st.limits, err = c.readLimits(ctx, r.Namespace); err != nil {
+		return nil, err
+	}
+	if r.Budget.Cluster != "" && r.Budget.MaxConnections == 0 {
+		if st.cnpg, err = c.liveCNPGCluster(ctx, r.Namespace, r.Budget.Cluster); err != nil {
+			return nil, &scaling.NotFoundError{Object: scaling.ObjectRef{Kind: "Cluster", Namespace: r.Namespace, Name: r.Budget.Cluster}, Detail: err.Error()}
+		}
+	}
+	return st, nil
+}
+
+// replicasPlan evaluates the guards and derives the steps; it reads
+// nothing.
+func replicasPlan(r Replicas, st *replicasState) *scaling.Plan {
+	hp := st.hp
 	plan := &scaling.Plan{
 		Version:   scaling.PlanVersion,
 		Operation: OpReplicas,
@@ -147,70 +208,41 @@ func (c *Client) PlanReplicas(ctx context.Context, r Replicas) (*scaling.Plan, e
 			Reason: fmt.Sprintf("the newest revision %d of the release failed", hp.Release.Revision),
 			Remedy: "the upgrade re-applies every object of the chart, not only the replica count; read the diff"})
 	}
-
-	ref, err := c.drivenWorkload(ctx, r, hp)
-	if err != nil {
-		return nil, err
-	}
-	if ref == nil {
+	if st.ref == nil {
 		if hpa, target, ok := renderedHPA(hp.After); ok {
 			// The chart hands the count to its HPA: say which, its range,
 			// and both ways out, as the hpa guard does for a live HPA.
 			plan.Guards = append(plan.Guards, hpaBlock(hpa, target, r.Replicas))
 			plan.Summary = fmt.Sprintf("Set %s=%d on release %s/%s, whose HPA owns the count.", r.ValuePath, r.Replicas, r.Namespace, r.Release)
-			return c.finishReplicasPlan(plan, r, hp, scaling.ObjectRef{})
+			return plan
 		}
 		plan.Guards = append(plan.Guards, scaling.GuardResult{Name: GuardValuePath, Outcome: scaling.Block, Cause: &ValuePathError{Path: r.ValuePath},
 			Reason: fmt.Sprintf("%s does not set spec.replicas of any Deployment or StatefulSet the chart renders (an HPA may own the count, or the path is wrong)", r.ValuePath),
 			Remedy: "name the value path that drives replicas, or scale through the autoscaler's minReplicas/maxReplicas"})
 		plan.Summary = fmt.Sprintf("Set %s=%d on release %s/%s.", r.ValuePath, r.Replicas, r.Namespace, r.Release)
-		return c.finishReplicasPlan(plan, r, hp, scaling.ObjectRef{})
+		return plan
 	}
-	live, err := getWorkload(ctx, c.kube, *ref)
-	if err != nil {
-		return nil, err
-	}
+	ref, live := *st.ref, st.live
 	plan.Fingerprint[live.fingerprintKey()] = strconv.FormatInt(live.Generation, 10)
 	plan.Summary = fmt.Sprintf("Scale %s from %d to %d replicas through release %s (%s=%d).", ref, live.Replicas, r.Replicas, r.Release, r.ValuePath, r.Replicas)
-
-	plan.Guards = append(plan.Guards, clusteringGuard(r, hp.Current))
-	hpa, err := c.hpaGuard(ctx, r, *ref)
-	if err != nil {
-		return nil, err
-	}
-	plan.Guards = append(plan.Guards, hpa)
-	rendered, ok := workloadObject(hp.After, *ref)
-	if !ok {
-		return nil, fmt.Errorf("the planned manifest of %s/%s lacks %s", r.Namespace, r.Release, ref)
-	}
-	tmpl, strategy, err := podTemplate(rendered)
-	if err != nil {
-		return nil, fmt.Errorf("decoding the rendered %s: %w", ref, err)
-	}
-	quota, err := c.quotaGuard(ctx, r.Namespace, r.Replicas-live.Replicas, podRequests(tmpl.Spec))
-	if err != nil {
-		return nil, err
-	}
-	var liveCluster *manifest.Object
-	if r.Budget.Cluster != "" && r.Budget.MaxConnections == 0 {
-		if liveCluster, err = c.liveCNPGCluster(ctx, r.Namespace, r.Budget.Cluster); err != nil {
-			return nil, &scaling.NotFoundError{Object: scaling.ObjectRef{Kind: "Cluster", Namespace: r.Namespace, Name: r.Budget.Cluster}, Detail: err.Error()}
-		}
-	}
-	plan.Guards = append(plan.Guards, quota, budgetGuard(r.Budget, r.Replicas, hp.Rendered.Computed, hp.After, liveCluster, strategy))
+	plan.Guards = append(plan.Guards,
+		clusteringGuard(r, hp.Current),
+		hpaGuard(st.limits.hpas, ref, r.Replicas),
+		quotaGuard(r.Namespace, st.limits.quotas, r.Replicas-live.Replicas, quota.PodRequests(st.tmpl.Spec)),
+		budgetGuard(r.Budget, r.Replicas, hp.Rendered.Computed, hp.After, st.cnpg, st.strategy))
 
 	current, _ := values.Int(hp.Current, r.ValuePath)
-	if hp.Changed() || live.Replicas != r.Replicas {
-		plan.Steps = []scaling.Step{
-			{Action: "helm upgrade", Object: plan.Target, Field: r.ValuePath, Before: strconv.FormatInt(current, 10), After: strconv.Itoa(int(r.Replicas)),
-				Note: "sends the deployed user values with this one change: what --reuse-values --set would send, computed up front"},
-			{Action: "scale", Object: *ref, Field: "spec.replicas", Before: strconv.Itoa(int(live.Replicas)), After: strconv.Itoa(int(r.Replicas)),
-				Note: "applied by the upgrade; Verify waits for the pods"},
-		}
-	} else {
+	if !hp.Changed() && live.Replicas == r.Replicas {
 		plan.NoOp = true
+		return plan
 	}
-	return c.finishReplicasPlan(plan, r, hp, *ref)
+	plan.Steps = []scaling.Step{
+		{Action: "helm upgrade", Object: plan.Target, Field: r.ValuePath, Before: strconv.FormatInt(current, 10), After: strconv.Itoa(int(r.Replicas)),
+			Note: "sends the deployed user values with this one change: what --reuse-values --set would send, computed up front"},
+		{Action: "scale", Object: ref, Field: "spec.replicas", Before: strconv.Itoa(int(live.Replicas)), After: strconv.Itoa(int(r.Replicas)),
+			Note: "applied by the upgrade; Verify waits for the pods"},
+	}
+	return plan
 }
 
 func (c *Client) finishReplicasPlan(plan *scaling.Plan, r Replicas, hp *helmplan.Result, ref scaling.ObjectRef) (*scaling.Plan, error) {
@@ -285,18 +317,13 @@ func clusteringGuard(r Replicas, computed map[string]any) scaling.GuardResult {
 // [minReplicas, maxReplicas] is undone by the HPA within seconds, and one
 // inside it is only a starting point: both are blocked here, because the
 // runbook's way with an HPA is to change min/max (scale.Autoscale).
-func (c *Client) hpaGuard(ctx context.Context, r Replicas, ref scaling.ObjectRef) (scaling.GuardResult, error) {
-	g := scaling.GuardResult{Name: GuardHPA, Outcome: scaling.Pass, Reason: "no HorizontalPodAutoscaler targets " + ref.String()}
-	list, err := c.kube.AutoscalingV2().HorizontalPodAutoscalers(r.Namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return g, fmt.Errorf("listing HPAs in %s: %w", r.Namespace, err)
-	}
-	for i := range list.Items {
-		if h := &list.Items[i]; targets(h, ref) {
-			return hpaBlock(h, ref, r.Replicas), nil
+func hpaGuard(hpas []autoscalingv2.HorizontalPodAutoscaler, ref scaling.ObjectRef, replicas int32) scaling.GuardResult {
+	for i := range hpas {
+		if h := &hpas[i]; targets(h, ref) {
+			return hpaBlock(h, ref, replicas)
 		}
 	}
-	return g, nil
+	return scaling.GuardResult{Name: GuardHPA, Outcome: scaling.Pass, Reason: "no HorizontalPodAutoscaler targets " + ref.String()}
 }
 
 // hpaBlock is the hpa guard's verdict for a workload an HPA owns.

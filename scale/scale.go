@@ -13,13 +13,12 @@ import (
 	"context"
 	"time"
 
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmrelease"
 	"github.com/ironflow/scaling/internal/opkit"
-	"github.com/ironflow/scaling/internal/planspec"
-	"github.com/ironflow/scaling/internal/verify"
 )
 
 // DefaultVerifyTimeout bounds Verify when its context has no deadline.
@@ -47,8 +46,10 @@ type Options struct {
 // concurrent use.
 type Client struct {
 	kube     kubernetes.Interface
+	dyn      dynamic.Interface
 	releases scaling.Releases
 	opts     Options
+	ops      *opkit.Ops
 }
 
 // New returns a Client for the cluster.
@@ -72,39 +73,37 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 		}
 		rels = helmrelease.New(c.Config, c.Kube)
 	}
-	return &Client{kube: c.Kube, releases: rels, opts: opts}, nil
+	client := &Client{kube: c.Kube, dyn: c.Dynamic, releases: rels, opts: opts}
+	client.ops = client.register()
+	return client, nil
 }
 
 var _ scaling.Operator = (*Client)(nil)
 
-// Operations implements scaling.Operator: the plans this package makes.
-func (c *Client) Operations() []string {
-	return []string{OpReplicas, OpDown, OpAutoscale, OpRolloutRestart, OpTemplate}
+// register lists this package's operations and what applies and verifies
+// each (opkit.Ops does the rest).
+func (c *Client) register() *opkit.Ops {
+	ops := opkit.NewOps("scale", guardKinds, c.opts.VerifyTimeout)
+	opkit.Register(ops, OpReplicas, c.applyReplicas, c.verifyReplicas)
+	opkit.Register(ops, OpDown, c.applyReplicas, c.verifyReplicas)
+	opkit.Register(ops, OpAutoscale, c.applyAutoscale, c.verifyAutoscale)
+	opkit.Register(ops, OpRolloutRestart, c.applyRestart, c.verifyRestart)
+	opkit.Register(ops, OpTemplate, c.applyTemplate, c.verifyTemplate)
+	return ops
 }
 
+// Operations implements scaling.Operator: the plans this package makes.
+func (c *Client) Operations() []string { return c.ops.Operations() }
+
 // Apply runs a plan made by this package's Plan functions. It returns a
-// *scaling.GuardBlockedError for a plan with a blocking guard and a
-// *scaling.StalePlanError when live state drifted since planning; in both
-// cases nothing is written. A plan whose target state already holds returns
+// *scaling.GuardBlockedError for a plan with a blocking guard (its causes
+// are this package's typed guard errors, through errors.As), a
+// *scaling.StalePlanError when live state drifted since planning and a
+// *scaling.InvalidPlanError for a plan it cannot run; in each case nothing
+// is written. A plan whose target state already holds returns
 // Applied.Changed == false after read-only requests.
 func (c *Client) Apply(ctx context.Context, plan *scaling.Plan) (*scaling.Applied, error) {
-	if plan == nil {
-		return nil, &scaling.InvalidPlanError{Reason: "nil plan"}
-	}
-	if err := opkit.Refuse(plan, guardKinds); err != nil {
-		return nil, err
-	}
-	switch plan.Operation {
-	case OpReplicas, OpDown:
-		return planspec.With(plan, func(spec *replicasSpec) (*scaling.Applied, error) { return c.applyReplicas(ctx, plan, spec) })
-	case OpAutoscale:
-		return planspec.With(plan, func(spec *autoscaleSpec) (*scaling.Applied, error) { return c.applyAutoscale(ctx, plan, spec) })
-	case OpRolloutRestart:
-		return planspec.With(plan, func(spec *restartSpec) (*scaling.Applied, error) { return c.applyRestart(ctx, plan, spec) })
-	case OpTemplate:
-		return planspec.With(plan, func(spec *templateSpec) (*scaling.Applied, error) { return c.applyTemplate(ctx, plan, spec) })
-	}
-	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a scale operation"}
+	return c.ops.Apply(ctx, plan)
 }
 
 // Verify watches the outcome of an applied plan until it holds, something
@@ -112,33 +111,5 @@ func (c *Client) Apply(ctx context.Context, plan *scaling.Plan) (*scaling.Applie
 // The error is non-nil only when Verify could not watch at all; an outcome
 // that does not hold is a Verification with a Phase other than Succeeded.
 func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verification, error) {
-	if plan == nil {
-		return nil, &scaling.InvalidPlanError{Reason: "nil plan"}
-	}
-	ctx, cancel := verify.WithDeadline(ctx, c.opts.VerifyTimeout)
-	defer cancel()
-	if v := verify.Expired(ctx, plan); v != nil {
-		return v, nil
-	}
-	switch plan.Operation {
-	case OpReplicas, OpDown:
-		return planspec.With(plan, func(spec *replicasSpec) (*scaling.Verification, error) { return c.verifyReplicas(ctx, plan, spec) })
-	case OpAutoscale:
-		return planspec.With(plan, func(spec *autoscaleSpec) (*scaling.Verification, error) { return c.verifyAutoscale(ctx, plan, spec) })
-	case OpRolloutRestart:
-		return planspec.With(plan, func(spec *restartSpec) (*scaling.Verification, error) { return c.verifyRestart(ctx, plan, spec) })
-	case OpTemplate:
-		var spec templateSpec
-		if err := planspec.Decode(plan, &spec); err != nil {
-			return nil, err
-		}
-		if spec.Autoscale != nil {
-			return c.verifyAutoscale(ctx, plan, spec.Autoscale)
-		}
-		if spec.Replicas == nil {
-			return nil, &scaling.InvalidPlanError{Reason: "template plan without a verification target"}
-		}
-		return c.verifyReplicas(ctx, plan, spec.Replicas)
-	}
-	return nil, &scaling.InvalidPlanError{Reason: "operation " + plan.Operation + " is not a scale operation"}
+	return c.ops.Verify(ctx, plan)
 }

@@ -275,3 +275,15 @@ func (c *Client) applyTemplate(ctx context.Context, plan *scaling.Plan, spec *te
 	}
 	return c.upgrade(ctx, plan, rel, spec.Revision, t.Chart, spec.Values, fp, true, scaling.ObjectRef{}, 0)
 }
+
+// verifyTemplate verifies what the template set: the autoscaler when it
+// has one, else the replica count.
+func (c *Client) verifyTemplate(ctx context.Context, plan *scaling.Plan, spec *templateSpec) (*scaling.Verification, error) {
+	if spec.Autoscale != nil {
+		return c.verifyAutoscale(ctx, plan, spec.Autoscale)
+	}
+	if spec.Replicas == nil {
+		return nil, &scaling.InvalidPlanError{Reason: "template plan without a verification target"}
+	}
+	return c.verifyReplicas(ctx, plan, spec.Replicas)
+}

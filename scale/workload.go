@@ -29,7 +29,9 @@ type workload struct {
 	Selector   labels.Selector
 }
 
-func (w workload) fingerprintKey() string { return w.Ref.String() + " generation" }
+func (w workload) fingerprintKey() string {
+	return scaling.FingerprintKey(w.Ref, scaling.AspectGeneration)
+}
 
 func getWorkload(ctx context.Context, kube kubernetes.Interface, ref scaling.ObjectRef) (*workload, error) {
 	var (

@@ -9,6 +9,7 @@ import (
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/internal/planspec"
+	"github.com/ironflow/scaling/internal/quota"
 )
 
 // planWorkloadReplicas plans a count for a workload no release owns: no
@@ -26,19 +27,16 @@ func (c *Client) planWorkloadReplicas(ctx context.Context, r Replicas) (*scaling
 		Fingerprint: scaling.Fingerprint{live.fingerprintKey(): strconv.FormatInt(live.Generation, 10)},
 		Diff:        fmt.Sprintf("%s spec.replicas:\n-  replicas: %d\n+  replicas: %d\n", ref, live.Replicas, r.Replicas),
 	}
-	hpa, err := c.hpaGuard(ctx, r, ref)
-	if err != nil {
-		return nil, err
-	}
 	tmpl, err := c.workloadObject(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	quota, err := c.quotaGuard(ctx, r.Namespace, r.Replicas-live.Replicas, podRequests(tmpl.template.Spec))
+	limits, err := c.readLimits(ctx, r.Namespace)
 	if err != nil {
 		return nil, err
 	}
-	plan.Guards = append(plan.Guards, hpa, quota)
+	plan.Guards = append(plan.Guards, hpaGuard(limits.hpas, ref, r.Replicas),
+		quotaGuard(r.Namespace, limits.quotas, r.Replicas-live.Replicas, quota.PodRequests(tmpl.template.Spec)))
 	if live.Replicas == r.Replicas {
 		plan.NoOp, plan.Diff = true, ""
 	} else {
