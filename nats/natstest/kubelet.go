@@ -194,7 +194,7 @@ func (c *Cluster) WaitRollout(ctx context.Context) error {
 	f := c.following
 	c.mu.Unlock()
 	if f == nil {
-		return fmt.Errorf("natstest: WaitRollout: %w", ErrNotFollowing)
+		return fmt.Errorf("natstest: WaitRollout needs Follow running: %w", ErrNotFollowing)
 	}
 	return poll(ctx, "the servers to run the StatefulSet's rollout", func() bool {
 		gctx, cancel := context.WithTimeout(ctx, getTimeout)
