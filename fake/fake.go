@@ -8,6 +8,36 @@
 //	releases := fake.NewReleases(kube)
 //	releases.Install(ctx, "prod", "web", "./chart", map[string]any{"replicaCount": 3})
 //	client, _ := scale.New(&scaling.Cluster{Kube: kube}, scale.Options{Releases: releases})
+//
+// # Injecting faults
+//
+// WithInterceptor puts Funcs in front of the releases, so a test can see
+// how the code under test handles a failed render, an upgrade Helm refuses
+// on its third call, or a release in a state it did not expect:
+//
+//	injected := errors.New("helm: timed out waiting for the condition")
+//	releases := fake.NewReleases(kube, fake.WithInterceptor(fake.Funcs{
+//		Upgrade: func(ctx context.Context, next *fake.Releases, namespace, name string, revision int,
+//			source scaling.ChartSource, values map[string]any) (*scaling.Release, error) {
+//			return nil, injected // nothing stored, nothing mirrored
+//		},
+//	}))
+//
+// An operation's Apply then fails with a *scaling.StepError naming the
+// step, and errors.Is(err, injected) holds.
+//
+// The Kubernetes side needs nothing of this package: client-go's fake
+// clientset takes reactors, and one prepended for a verb and resource
+// answers before the clientset's object tracker does (return false to let
+// the call through, for instance after N calls):
+//
+//	kube.PrependReactor("get", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
+//		return true, nil, apierrors.NewServiceUnavailable("etcd is down")
+//	})
+//
+// Reactors see the writes the releases mirror too: a failing "update" of
+// deployments makes a mirrored Upgrade return the error, after Helm stored
+// the new revision, as a real upgrade whose apply failed half-way does.
 package fake
 
 import (
@@ -30,20 +60,76 @@ import (
 type Releases struct {
 	mem  *helmrelease.Client
 	kube kubernetes.Interface
+	// layers are the interceptors, outermost first; a call goes through
+	// layers[0], whose next is the same storage with layers[1:].
+	layers []Funcs
 }
 
 var _ scaling.Releases = (*Releases)(nil)
 
+// Option configures NewReleases.
+type Option func(*Releases)
+
+// WithInterceptor routes the calls of the returned Releases through funcs,
+// so a test can inject faults into the Helm side of an operation. Given more
+// than once, the interceptors stack: the first given sees a call first, and
+// its next goes through the second. A Funcs with no field set changes
+// nothing.
+func WithInterceptor(funcs Funcs) Option {
+	return func(r *Releases) { r.layers = append(r.layers, funcs) }
+}
+
+// Funcs intercept the calls of a Releases, in the manner of
+// controller-runtime's interceptor.Funcs: each field set is called instead
+// of the method of the same name, with the call's arguments and next, the
+// same in-memory storage without this interceptor (with the ones given
+// after it). A nil field passes the call to next.
+//
+// An interceptor can fail a call without calling next (nothing is stored or
+// mirrored: an upgrade that Helm refused), call next and return its error
+// or a modified release (a render whose manifest differs), or count calls
+// and fail the Nth. Interceptors run on the caller's goroutine; one that
+// keeps state across calls guards it if the code under test calls
+// concurrently.
+type Funcs struct {
+	Last    func(ctx context.Context, next *Releases, namespace, name string) (*scaling.Release, error)
+	Render  func(ctx context.Context, next *Releases, namespace, name string, revision int, source scaling.ChartSource, values map[string]any) (*scaling.Release, error)
+	Upgrade func(ctx context.Context, next *Releases, namespace, name string, revision int, source scaling.ChartSource, values map[string]any) (*scaling.Release, error)
+	Install func(ctx context.Context, next *Releases, namespace, name, chartPath string, values map[string]any) (*scaling.Release, error)
+}
+
 // NewReleases returns empty in-memory release storage. When kube is not nil,
 // every install and upgrade mirrors the release's Deployments and
 // StatefulSets into it, bumping metadata.generation on each write as an API
-// server does.
-func NewReleases(kube kubernetes.Interface) *Releases {
-	return &Releases{mem: helmrelease.NewMemory(), kube: kube}
+// server does. Without options nothing is intercepted.
+func NewReleases(kube kubernetes.Interface, opts ...Option) *Releases {
+	r := &Releases{mem: helmrelease.NewMemory(), kube: kube}
+	for _, o := range opts {
+		if o != nil {
+			o(r)
+		}
+	}
+	return r
 }
 
-// Install installs a chart from a folder or archive with the given values.
+// intercepted returns the outermost interceptor and next, the storage
+// beneath it; ok is false when there is none.
+func (r *Releases) intercepted() (f Funcs, next *Releases, ok bool) {
+	if len(r.layers) == 0 {
+		return Funcs{}, nil, false
+	}
+	return r.layers[0], &Releases{mem: r.mem, kube: r.kube, layers: r.layers[1:]}, true
+}
+
+// Install installs a chart from a folder or archive with the given values
+// and mirrors the workloads. It returns the release's first revision.
 func (r *Releases) Install(ctx context.Context, namespace, name, chartPath string, values map[string]any) (*scaling.Release, error) {
+	if f, next, ok := r.intercepted(); ok {
+		if f.Install != nil {
+			return f.Install(ctx, next, namespace, name, chartPath, values)
+		}
+		return next.Install(ctx, namespace, name, chartPath, values)
+	}
 	rel, err := r.mem.Install(ctx, namespace, name, chartPath, values, 0)
 	if err != nil {
 		return nil, err
@@ -53,16 +139,34 @@ func (r *Releases) Install(ctx context.Context, namespace, name, chartPath strin
 
 // Last implements scaling.Releases.
 func (r *Releases) Last(ctx context.Context, namespace, name string) (*scaling.Release, error) {
+	if f, next, ok := r.intercepted(); ok {
+		if f.Last != nil {
+			return f.Last(ctx, next, namespace, name)
+		}
+		return next.Last(ctx, namespace, name)
+	}
 	return r.mem.Last(ctx, namespace, name)
 }
 
 // Render implements scaling.Releases.
 func (r *Releases) Render(ctx context.Context, namespace, name string, revision int, source scaling.ChartSource, values map[string]any) (*scaling.Release, error) {
+	if f, next, ok := r.intercepted(); ok {
+		if f.Render != nil {
+			return f.Render(ctx, next, namespace, name, revision, source, values)
+		}
+		return next.Render(ctx, namespace, name, revision, source, values)
+	}
 	return r.mem.Render(ctx, namespace, name, revision, source, values)
 }
 
 // Upgrade implements scaling.Releases and mirrors the workloads.
 func (r *Releases) Upgrade(ctx context.Context, namespace, name string, revision int, source scaling.ChartSource, values map[string]any) (*scaling.Release, error) {
+	if f, next, ok := r.intercepted(); ok {
+		if f.Upgrade != nil {
+			return f.Upgrade(ctx, next, namespace, name, revision, source, values)
+		}
+		return next.Upgrade(ctx, namespace, name, revision, source, values)
+	}
 	rel, err := r.mem.Upgrade(ctx, namespace, name, revision, source, values)
 	if err != nil {
 		return nil, err

@@ -14,8 +14,8 @@ import (
 	"github.com/ironflow/scaling/internal/helmrelease"
 	"github.com/ironflow/scaling/internal/reqcount"
 	"github.com/ironflow/scaling/internal/testenv"
-	"github.com/ironflow/scaling/internal/testenv/natstest"
 	"github.com/ironflow/scaling/nats"
+	"github.com/ironflow/scaling/nats/natstest"
 )
 
 // TestMain starts the real control plane once for the package; the tests

@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ironflow/scaling/internal/testenv/natstest"
+	"github.com/ironflow/scaling/nats/natstest"
 )
 
 // TestPeerIDIsWhatTheServersReport: the IDs peerID computes from names are

@@ -14,8 +14,8 @@ import (
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/fake"
-	"github.com/ironflow/scaling/internal/testenv/natstest"
 	"github.com/ironflow/scaling/nats"
+	"github.com/ironflow/scaling/nats/natstest"
 )
 
 func cluster(t *testing.T, size int) *natstest.Cluster {

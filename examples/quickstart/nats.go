@@ -11,8 +11,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ironflow/scaling"
-	"github.com/ironflow/scaling/internal/testenv/natstest"
 	"github.com/ironflow/scaling/nats"
+	"github.com/ironflow/scaling/nats/natstest"
 )
 
 // natsOptions say how to reach the release's NATS cluster. With URL empty

@@ -3,7 +3,7 @@
 // kube-apiserver, kube-controller-manager, kube-scheduler, built from their
 // Go modules by build/build.sh and cached), KWOK playing the kubelets of
 // fake nodes, a tiny volume provisioner, and optionally the CloudNativePG
-// CRDs. In-process NATS clusters are in the natstest sub-package.
+// CRDs. In-process NATS clusters are in the public package nats/natstest.
 package testenv
 
 import (

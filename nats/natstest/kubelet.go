@@ -110,7 +110,11 @@ const (
 //
 // Follow returns once that first pass is done, so the servers already run
 // the ConfigMap's settings. The returned stop ends following and returns
-// what went wrong meanwhile (each distinct error once).
+// what went wrong meanwhile (each distinct error once); call it before
+// Shutdown, and before following another StatefulSet (a cluster follows one
+// at a time). kube is any kubernetes.Interface: a real API server's client,
+// or client-go's fake clientset for a unit test (whose pods nobody runs, so
+// only the StatefulSet, its ConfigMap and claims matter).
 func (c *Cluster) Follow(kube kubernetes.Interface, namespace, name string) (stop func() []error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &follower{c: c, kube: kube, namespace: namespace, name: name, ctx: ctx, revs: map[int]string{}, ops: map[int]*sync.Mutex{}, starting: map[int]bool{}}
@@ -190,7 +194,7 @@ func (c *Cluster) WaitRollout(ctx context.Context) error {
 	f := c.following
 	c.mu.Unlock()
 	if f == nil {
-		return fmt.Errorf("natstest: WaitRollout needs Follow running")
+		return fmt.Errorf("natstest: WaitRollout needs Follow running: %w", ErrNotFollowing)
 	}
 	return poll(ctx, "the servers to run the StatefulSet's rollout", func() bool {
 		gctx, cancel := context.WithTimeout(ctx, getTimeout)
@@ -357,7 +361,7 @@ func (f *follower) observe(sts *appsv1.StatefulSet) bool {
 	f.sts, f.rev = sts, templateRevision(&sts.Spec.Template)
 	if first {
 		for _, name := range f.c.ServerNames() {
-			if i, err := f.c.ordinal(name); err == nil {
+			if i, err := f.c.ordinal("follow", name); err == nil {
 				f.revs[i] = f.rev
 			}
 		}
@@ -542,7 +546,7 @@ func (f *follower) reloadAll(text string, exists bool) {
 func (f *follower) running() []int {
 	var ords []int
 	for _, name := range f.c.ServerNames() {
-		if i, err := f.c.ordinal(name); err == nil {
+		if i, err := f.c.ordinal("follow", name); err == nil {
 			ords = append(ords, i)
 		}
 	}

@@ -1,10 +1,3 @@
-// Package natstest runs a real multi-node NATS JetStream cluster inside the
-// test process (nats-server embedded), with servers named like the pods of
-// the official chart's StatefulSet ("<name>-0", "<name>-1", ..., after the
-// chart's config.serverNamePrefix if any), so a test can mirror a
-// StatefulSet onto real servers: ScaleTo starts and stops ordinals the way
-// the kubelet would, and Follow plays the kubelet and the config reloader
-// for a StatefulSet on a real API server.
 package natstest
 
 import (
@@ -13,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -22,39 +16,98 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-
-	"github.com/ironflow/scaling/internal/testenv"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Options configure Start. The zero value starts three servers named
-// nats-0..2 with random system-account credentials.
+// nats-0..2 with random system-account credentials, stores in a temporary
+// folder, and silent logs. Start refuses options it cannot run with an
+// *OptionsError.
 type Options struct {
 	// Name is the StatefulSet's name: its pods are "<Name>-<ordinal>" (Pod)
-	// and the servers "<ServerNamePrefix><Name>-<ordinal>" (Name). Default
+	// and the servers "<ServerNamePrefix><Name>-<ordinal>" (Name). It must
+	// be a DNS-1123 label, as a StatefulSet's pods' host names are. Default
 	// "nats".
 	Name string
 	// ServerNamePrefix prefixes every server name, as the official chart's
 	// config.serverNamePrefix does (server_name is $SERVER_NAME, which the
 	// chart sets to the prefix followed by the pod's name). Default none:
-	// server and pod names are the same.
+	// server and pod names are the same. No spaces: nats-server refuses
+	// them in a server name.
 	ServerNamePrefix string
-	// Size is the number of servers started; default 3.
+	// Size is the number of servers started; default 3. At least 2 (one
+	// clustered server elects no meta leader) and at most Routes.
 	Size int
-	// Dir holds the JetStream stores; default a temporary folder removed by
-	// Shutdown.
+	// Dir holds the JetStream stores and the servers' configuration files;
+	// created if missing and left in place. Default a temporary folder that
+	// Shutdown removes.
 	Dir string
 	// SystemUser and SystemPassword authenticate the system account;
-	// defaults "sys" and a random password.
+	// defaults "sys" and a random password. SystemUser must differ from
+	// AppUser.
 	SystemUser, SystemPassword string
 	// Routes is how many ordinals get pre-allocated ports, the most servers
-	// the cluster can ever run. Default 7.
+	// the cluster can ever run (Add and ScaleTo beyond it fail): every
+	// server's configuration lists the cluster ports of every ordinal it
+	// may route to, so they are fixed at Start. Default 7, or Size if
+	// larger.
 	Routes int
 	// Logger receives the servers' logs; nil keeps them silent.
 	Logger server.Logger
 }
+
+// normalize fills in the defaults and validates the result.
+func (o *Options) normalize() error {
+	if o.Name == "" {
+		o.Name = "nats"
+	}
+	if errs := validation.IsDNS1123Label(o.Name); len(errs) > 0 {
+		return &OptionsError{Field: "Name", Reason: fmt.Sprintf("%q: %s", o.Name, strings.Join(errs, "; "))}
+	}
+	if strings.IndexFunc(o.ServerNamePrefix, unprintableOrSpace) >= 0 {
+		return &OptionsError{Field: "ServerNamePrefix", Reason: fmt.Sprintf("%q has a space or control character", o.ServerNamePrefix)}
+	}
+	if o.Size < 0 || o.Size == 1 {
+		// A lone clustered server elects no JetStream meta leader (seen:
+		// none within a minute), so Start would only wait for its ctx.
+		return &OptionsError{Field: "Size", Reason: fmt.Sprintf("%d: a cluster starts with 2 or more servers (a lone clustered server elects no meta leader; Standalone turns one off clustering)", o.Size)}
+	}
+	if o.Routes < 0 {
+		return &OptionsError{Field: "Routes", Reason: fmt.Sprintf("%d is negative", o.Routes)}
+	}
+	if o.Size == 0 {
+		o.Size = 3
+	}
+	if o.Routes == 0 {
+		o.Routes = max(7, o.Size)
+	}
+	if o.Size > o.Routes {
+		return &OptionsError{Field: "Size", Reason: fmt.Sprintf("%d servers need as many route slots, Routes is %d", o.Size, o.Routes)}
+	}
+	if o.SystemUser == "" {
+		o.SystemUser = "sys"
+	}
+	if o.SystemUser == AppUser {
+		return &OptionsError{Field: "SystemUser", Reason: fmt.Sprintf("%q is the application user", o.SystemUser)}
+	}
+	for _, f := range []struct{ field, v string }{{"SystemUser", o.SystemUser}, {"SystemPassword", o.SystemPassword}} {
+		if strings.IndexFunc(f.v, unicode.IsControl) >= 0 {
+			return &OptionsError{Field: f.field, Reason: "has a control character"}
+		}
+	}
+	if o.SystemPassword == "" {
+		b := make([]byte, 12)
+		_, _ = rand.Read(b)
+		o.SystemPassword = hex.EncodeToString(b)
+	}
+	return nil
+}
+
+func unprintableOrSpace(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }
 
 // Application credentials: clients that give none land in this account
 // (no_auth_user), which has JetStream.
@@ -181,27 +234,14 @@ func (s settings) String() string {
 }
 
 // Start starts opts.Size servers and waits until they have elected a
-// JetStream meta leader that all of them follow.
+// JetStream meta leader that all of them follow and that counts all of them
+// in its group, so the cluster takes streams at once. Options it cannot run
+// are an *OptionsError (ErrInvalidOptions) and nothing starts; a server that
+// does not start, or a ctx that ends before the cluster is ready, stops the
+// servers started so far. Call Shutdown when done.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
-	if opts.Name == "" {
-		opts.Name = "nats"
-	}
-	if opts.Size == 0 {
-		opts.Size = 3
-	}
-	if opts.Routes == 0 {
-		opts.Routes = 7
-	}
-	if opts.Size < 1 || opts.Size > opts.Routes {
-		return nil, fmt.Errorf("natstest: size %d must be between 1 and Routes (%d)", opts.Size, opts.Routes)
-	}
-	if opts.SystemUser == "" {
-		opts.SystemUser = "sys"
-	}
-	if opts.SystemPassword == "" {
-		b := make([]byte, 12)
-		_, _ = rand.Read(b)
-		opts.SystemPassword = hex.EncodeToString(b)
+	if err := opts.normalize(); err != nil {
+		return nil, err
 	}
 	c := &Cluster{opts: opts, dir: opts.Dir, running: map[int]*server.Server{}, standalone: map[int]bool{}, applied: map[int]settings{}}
 	if c.dir == "" {
@@ -210,8 +250,10 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			return nil, err
 		}
 		c.dir, c.ownDir = d, true
+	} else if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return nil, err
 	}
-	ports, err := testenv.FreePorts(3 * opts.Routes)
+	ports, err := freePorts(3 * opts.Routes)
 	if err != nil {
 		return nil, err
 	}
@@ -238,13 +280,19 @@ func (c *Cluster) Name(ordinal int) string { return c.opts.ServerNamePrefix + c.
 // "<Name>-<ordinal>".
 func (c *Cluster) Pod(ordinal int) string { return fmt.Sprintf("%s-%d", c.opts.Name, ordinal) }
 
-func (c *Cluster) ordinal(name string) (int, error) {
+// ordinal returns the ordinal of a server name, or a *ServerError
+// (ErrUnknownServer) for op.
+func (c *Cluster) ordinal(op, name string) (int, error) {
 	var i int
 	prefix := c.opts.ServerNamePrefix + c.opts.Name + "-"
-	if _, err := fmt.Sscanf(strings.TrimPrefix(name, prefix), "%d", &i); err != nil || !strings.HasPrefix(name, prefix) || c.Name(i) != name || i >= c.opts.Routes {
-		return 0, fmt.Errorf("natstest: %q is not a server of cluster %s", name, c.opts.ServerNamePrefix+c.opts.Name)
+	if _, err := fmt.Sscanf(strings.TrimPrefix(name, prefix), "%d", &i); err != nil || !strings.HasPrefix(name, prefix) || c.Name(i) != name || i < 0 || i >= c.opts.Routes {
+		return 0, c.serverError(op, name, ErrUnknownServer)
 	}
 	return i, nil
+}
+
+func (c *Cluster) serverError(op, name string, err error) *ServerError {
+	return &ServerError{Op: op, Server: name, Cluster: c.opts.ServerNamePrefix + c.opts.Name, Err: err}
 }
 
 // podOrdinal returns the ordinal of a pod name "<Name>-<i>".
@@ -392,7 +440,7 @@ func (c *Cluster) reload(i int, st settings) (refused error, err error) {
 	defer c.mu.Unlock()
 	s, ok := c.running[i]
 	if !ok {
-		return nil, fmt.Errorf("natstest: %s is not running", c.Name(i))
+		return nil, c.serverError("reload", c.Name(i), ErrNotRunning)
 	}
 	o, err := c.options(i, st)
 	if err != nil {
@@ -437,7 +485,7 @@ func (c *Cluster) ClientURLs() []string {
 
 // MonitorURL returns the HTTP monitoring URL of a server.
 func (c *Cluster) MonitorURL(name string) (string, error) {
-	i, err := c.ordinal(name)
+	i, err := c.ordinal("monitor URL", name)
 	if err != nil {
 		return "", err
 	}
@@ -449,14 +497,21 @@ func (c *Cluster) SystemCredentials() (user, password string) {
 	return c.opts.SystemUser, c.opts.SystemPassword
 }
 
-// Connect opens an application connection (JetStream-enabled account) to
-// the running servers.
+// Connect opens an application connection (account APP, with JetStream) to
+// the running servers; opts come after natstest's own and so override them.
+// With no server running it returns ErrNotRunning rather than let nats.go
+// fall back to its default URL (a NATS server on localhost:4222 that is not
+// the test's).
 func (c *Cluster) Connect(opts ...nats.Option) (*nats.Conn, error) {
+	urls := c.ClientURLs()
+	if len(urls) == 0 {
+		return nil, fmt.Errorf("natstest: connect: no server is running: %w", ErrNotRunning)
+	}
 	// Tests stop servers under their clients on purpose: the resulting
 	// asynchronous errors would otherwise be printed by nats.go's default
 	// handler.
 	quiet := nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {})
-	return nats.Connect(strings.Join(c.ClientURLs(), ","), append([]nats.Option{quiet}, opts...)...)
+	return nats.Connect(strings.Join(urls, ","), append([]nats.Option{quiet}, opts...)...)
 }
 
 // ConnectSystem opens a system-account connection, which the JetStream
@@ -467,7 +522,7 @@ func (c *Cluster) ConnectSystem(opts ...nats.Option) (*nats.Conn, error) {
 
 // Server returns a running server by name, or nil.
 func (c *Cluster) Server(name string) *server.Server {
-	i, err := c.ordinal(name)
+	i, err := c.ordinal("server", name)
 	if err != nil {
 		return nil
 	}
@@ -480,7 +535,7 @@ func (c *Cluster) Server(name string) *server.Server {
 // shutdown, not lame-duck mode: the server refuses a lame-duck duration under
 // 30 s, too slow for tests, and clients reconnect to the others either way.
 func (c *Cluster) Stop(name string) error {
-	i, err := c.ordinal(name)
+	i, err := c.ordinal("stop", name)
 	if err != nil {
 		return err
 	}
@@ -489,7 +544,7 @@ func (c *Cluster) Stop(name string) error {
 	delete(c.running, i)
 	c.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("natstest: %s is not running", name)
+		return c.serverError("stop", name, ErrNotRunning)
 	}
 	s.Shutdown()
 	s.WaitForShutdown()
@@ -503,7 +558,7 @@ func (c *Cluster) Stop(name string) error {
 // Wipe deletes a stopped server's JetStream store: the next start is a
 // server on a new, empty volume, which must resync from its peers.
 func (c *Cluster) Wipe(name string) error {
-	i, err := c.ordinal(name)
+	i, err := c.ordinal("wipe", name)
 	if err != nil {
 		return err
 	}
@@ -511,7 +566,7 @@ func (c *Cluster) Wipe(name string) error {
 	_, running := c.running[i]
 	c.mu.Unlock()
 	if running {
-		return fmt.Errorf("natstest: %s is running; stop it before wiping its store", name)
+		return c.serverError("wipe", name, ErrRunning)
 	}
 	if err := os.RemoveAll(filepath.Join(c.dir, name)); err != nil {
 		return err
@@ -524,7 +579,7 @@ func (c *Cluster) Wipe(name string) error {
 
 // Restart starts a stopped server again on its old store and ports.
 func (c *Cluster) Restart(ctx context.Context, name string) error {
-	i, err := c.ordinal(name)
+	i, err := c.ordinal("restart", name)
 	if err != nil {
 		return err
 	}
@@ -539,7 +594,7 @@ func (c *Cluster) Restart(ctx context.Context, name string) error {
 // its configuration. JetStream then recovers the streams in its store as
 // single-server streams.
 func (c *Cluster) Standalone(name string) error {
-	i, err := c.ordinal(name)
+	i, err := c.ordinal("standalone", name)
 	if err != nil {
 		return err
 	}
@@ -723,6 +778,27 @@ func (c *Cluster) Shutdown() {
 	if c.ownDir {
 		os.RemoveAll(c.dir)
 	}
+}
+
+// freePorts returns n distinct loopback ports free at the time of the call,
+// holding them all open until it returns so that none is handed out twice.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }
 
 // poll checks cond every 20 ms until it holds or ctx ends. Elections have
