@@ -78,87 +78,11 @@ func (c *Client) PlanDown(ctx context.Context, d Down) (*scaling.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	rel, err := helmplan.Last(ctx, c.releases, d.Namespace, d.Release)
+	st, err := c.readDown(ctx, d, n)
 	if err != nil {
 		return nil, err
 	}
-	autoscaled := values.Bool(rel.Computed, d.AutoscalingPath)
-	sets := []helmplan.Set{{Path: d.ValuePath, Value: int64(n)}}
-	if autoscaled {
-		sets = append(sets, helmplan.Set{Path: d.MinReplicasPath, Value: int64(n)})
-	}
-	src, err := d.Chart.For("Down.Chart", c.opts.Chart)
-	if err != nil {
-		return nil, err
-	}
-	hp, err := helmplan.PlanFrom(ctx, c.releases, rel, src, sets)
-	if err != nil {
-		return nil, err
-	}
-	r := Replicas{Namespace: d.Namespace, Release: d.Release, Replicas: n, ValuePath: d.ValuePath, Chart: hp.Chart}
-	plan := &scaling.Plan{
-		Version: scaling.PlanVersion, Operation: OpDown, Target: helmplan.Ref(d.Namespace, d.Release),
-		Diff: hp.Diff, CreatedAt: time.Now().UTC(),
-		Fingerprint: scaling.Fingerprint{helmplan.FingerprintKey(d.Namespace, d.Release): helmplan.Revision(rel.Revision)},
-	}
-	spec := replicasSpec{Request: r, Revision: rel.Revision, Values: hp.Values}
-
-	ref, err := c.drivenWorkload(ctx, r, hp)
-	if err != nil {
-		return nil, err
-	}
-	if ref == nil && autoscaled {
-		hpa, target, ok := renderedHPA(hp.After)
-		if ok {
-			ref, spec.PatchScale, spec.HPA = &target, true, hpa.Name
-		}
-	}
-	if ref == nil {
-		return nil, &scaling.NotFoundError{Object: plan.Target, Detail: fmt.Sprintf("no Deployment or StatefulSet follows %s, and no HPA of the release names one", d.ValuePath)}
-	}
-	spec.Workload = *ref
-	live, err := getWorkload(ctx, c.kube, *ref)
-	if err != nil {
-		return nil, err
-	}
-	plan.Fingerprint[live.fingerprintKey()] = strconv.FormatInt(live.Generation, 10)
-	plan.Summary = fmt.Sprintf("Scale %s down from %d to %d replicas.", ref, live.Replicas, n)
-
-	g := scaling.GuardResult{Name: GuardHPA, Outcome: scaling.Pass, Reason: "no HPA in the release"}
-	switch {
-	case autoscaled && n == 0:
-		g = scaling.GuardResult{Name: GuardHPA, Outcome: scaling.Block, Reason: "HPA " + spec.HPA + " cannot have minReplicas 0",
-			Cause:  &HPAError{HPA: spec.HPA, Workload: *ref, Replicas: 0},
-			Remedy: "scale to 1, or disable autoscaling first"}
-	case autoscaled:
-		g.Reason = fmt.Sprintf("HPA %s gets minReplicas %d, so it does not scale %s back up to its old minimum", spec.HPA, n, ref)
-	default:
-		// An HPA outside the release would undo the count.
-		limits, err := c.readLimits(ctx, d.Namespace)
-		if err != nil {
-			return nil, err
-		}
-		if hg := hpaGuard(limits.hpas, *ref, n); hg.Outcome != scaling.Pass {
-			g = hg
-			g.Remedy = "the HPA is not part of the release: lower its minReplicas, or delete it, first"
-		}
-	}
-	plan.Guards = append(plan.Guards, g, blast(hp, nil))
-
-	current, _ := values.Int(hp.Current, d.ValuePath)
-	if hp.Changed() || live.Replicas != n {
-		plan.Steps = append(plan.Steps, scaling.Step{Action: "helm upgrade", Object: plan.Target, Field: d.ValuePath,
-			Before: strconv.FormatInt(current, 10), After: strconv.Itoa(int(n)), Note: setsNote(sets)})
-		if spec.PatchScale {
-			plan.Steps = append(plan.Steps, scaling.Step{Action: actionScaleSubresource, Object: *ref, Field: "spec.replicas",
-				Before: strconv.Itoa(int(live.Replicas)), After: strconv.Itoa(int(n)), Note: "the chart leaves spec.replicas to the HPA, so the upgrade cannot set it"})
-		}
-		if s, ok := helmplan.ChartStep(plan.Target, hp); ok {
-			plan.Steps = append(plan.Steps, s)
-		}
-	} else {
-		plan.NoOp = true
-	}
+	plan, spec := downPlan(d, n, st)
 	if spec.Causes, err = opkit.CausesOf(plan.Guards); err != nil {
 		return nil, err
 	}
@@ -166,6 +90,122 @@ func (c *Client) PlanDown(ctx context.Context, d Down) (*scaling.Plan, error) {
 		return nil, err
 	}
 	return plan, nil
+}
+
+// downState is everything PlanDown reads, once, before any guard.
+type downState struct {
+	hp *helmplan.Result
+	// sets are the values the plan changes: the count, and the HPA's
+	// minimum when the release autoscales.
+	sets       []helmplan.Set
+	autoscaled bool
+	// ref is the workload; patchScale says the chart leaves its count to
+	// the release's HPA (named hpa), so a scale subresource step sets it.
+	ref        scaling.ObjectRef
+	patchScale bool
+	hpa        string
+	live       *workload
+	// limits are read when the release does not autoscale: an HPA outside
+	// it would undo the count.
+	limits namespaceLimits
+}
+
+func (c *Client) readDown(ctx context.Context, d Down, n int32) (*downState, error) {
+	rel, err := helmplan.Last(ctx, c.releases, d.Namespace, d.Release)
+	if err != nil {
+		return nil, err
+	}
+	st := &downState{autoscaled: values.Bool(rel.Computed, d.AutoscalingPath)}
+	st.sets = []helmplan.Set{{Path: d.ValuePath, Value: int64(n)}}
+	if st.autoscaled {
+		st.sets = append(st.sets, helmplan.Set{Path: d.MinReplicasPath, Value: int64(n)})
+	}
+	src, err := d.Chart.For("Down.Chart", c.opts.Chart)
+	if err != nil {
+		return nil, err
+	}
+	if st.hp, err = helmplan.PlanFrom(ctx, c.releases, rel, src, st.sets); err != nil {
+		return nil, err
+	}
+	ref, err := c.drivenWorkload(ctx, d.replicas(n, st.hp.Chart), st.hp)
+	if err != nil {
+		return nil, err
+	}
+	if ref == nil && st.autoscaled {
+		if hpa, target, ok := renderedHPA(st.hp.After); ok {
+			ref, st.patchScale, st.hpa = &target, true, hpa.Name
+		}
+	}
+	if ref == nil {
+		return nil, &scaling.NotFoundError{Object: helmplan.Ref(d.Namespace, d.Release), Detail: fmt.Sprintf("no Deployment or StatefulSet follows %s, and no HPA of the release names one", d.ValuePath)}
+	}
+	st.ref = *ref
+	if st.live, err = getWorkload(ctx, c.kube, st.ref); err != nil {
+		return nil, err
+	}
+	if !st.autoscaled {
+		if st.limits, err = c.readLimits(ctx, d.Namespace); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// replicas is the Replicas request a Down amounts to.
+func (d Down) replicas(n int32, chart scaling.ChartSource) Replicas {
+	return Replicas{Namespace: d.Namespace, Release: d.Release, Replicas: n, ValuePath: d.ValuePath, Chart: chart}
+}
+
+// downPlan evaluates the guards and derives the steps; it reads nothing.
+func downPlan(d Down, n int32, st *downState) (*scaling.Plan, replicasSpec) {
+	hp, ref, live := st.hp, st.ref, st.live
+	plan := &scaling.Plan{
+		Version: scaling.PlanVersion, Operation: OpDown, Target: helmplan.Ref(d.Namespace, d.Release),
+		Diff: hp.Diff, CreatedAt: time.Now().UTC(),
+		Fingerprint: scaling.Fingerprint{
+			helmplan.FingerprintKey(d.Namespace, d.Release): helmplan.Revision(hp.Release.Revision),
+			live.fingerprintKey():                           strconv.FormatInt(live.Generation, 10),
+		},
+		Summary: fmt.Sprintf("Scale %s down from %d to %d replicas.", ref, live.Replicas, n),
+	}
+	spec := replicasSpec{Request: d.replicas(n, hp.Chart), Revision: hp.Release.Revision, Values: hp.Values, Workload: ref, PatchScale: st.patchScale, HPA: st.hpa}
+	plan.Guards = append(plan.Guards, downHPAGuard(n, st), blast(hp, nil))
+
+	current, _ := values.Int(hp.Current, d.ValuePath)
+	if !hp.Changed() && live.Replicas == n {
+		plan.NoOp = true
+		return plan, spec
+	}
+	plan.Steps = append(plan.Steps, scaling.Step{Action: "helm upgrade", Object: plan.Target, Field: d.ValuePath,
+		Before: strconv.FormatInt(current, 10), After: strconv.Itoa(int(n)), Note: setsNote(st.sets)})
+	if st.patchScale {
+		plan.Steps = append(plan.Steps, scaling.Step{Action: actionScaleSubresource, Object: ref, Field: "spec.replicas",
+			Before: strconv.Itoa(int(live.Replicas)), After: strconv.Itoa(int(n)), Note: "the chart leaves spec.replicas to the HPA, so the upgrade cannot set it"})
+	}
+	if s, ok := helmplan.ChartStep(plan.Target, hp); ok {
+		plan.Steps = append(plan.Steps, s)
+	}
+	return plan, spec
+}
+
+// downHPAGuard: the release's own HPA gets the new minimum with the count
+// (Kubernetes refuses a minReplicas of 0 by default); an HPA outside the
+// release would undo the count.
+func downHPAGuard(n int32, st *downState) scaling.GuardResult {
+	switch {
+	case st.autoscaled && n == 0:
+		return scaling.GuardResult{Name: GuardHPA, Outcome: scaling.Block, Reason: "HPA " + st.hpa + " cannot have minReplicas 0",
+			Cause:  &HPAError{HPA: st.hpa, Workload: st.ref, Replicas: 0},
+			Remedy: "scale to 1, or disable autoscaling first"}
+	case st.autoscaled:
+		return scaling.GuardResult{Name: GuardHPA, Outcome: scaling.Pass,
+			Reason: fmt.Sprintf("HPA %s gets minReplicas %d, so it does not scale %s back up to its old minimum", st.hpa, n, st.ref)}
+	}
+	if g := hpaGuard(st.limits.hpas, st.ref, n); g.Outcome != scaling.Pass {
+		g.Remedy = "the HPA is not part of the release: lower its minReplicas, or delete it, first"
+		return g
+	}
+	return scaling.GuardResult{Name: GuardHPA, Outcome: scaling.Pass, Reason: "no HPA in the release"}
 }
 
 func setsNote(sets []helmplan.Set) string {
