@@ -37,7 +37,7 @@ import (
 // so that what the first run leaves behind (controller queues, API server
 // caches) favours none. Reported: medians sdk-ms, helm-ms, kubectl-ms, the
 // ratios sdk/helm and sdk/kubectl, and the SDK's requests per sample; the
-// log shows every SDK request of the first sample by phase, grouped by
+// log shows each sample's requests and time per phase, and every SDK request of the first sample by phase, grouped by
 // method and path, so a request made twice is visible.
 //
 // Run: go test ./scale/ -run '^$' -bench BenchmarkWritePathMedium -benchtime 8x -timeout 30m
@@ -80,15 +80,18 @@ func BenchmarkWritePathMedium(b *testing.B) {
 				counts []string
 				paths  strings.Builder
 				total  int
+				last   time.Time
 			)
 			phase := func(name string) {
 				n := rec.Total()
 				total += n
-				counts = append(counts, fmt.Sprintf("%s %d", name, n))
+				counts = append(counts, fmt.Sprintf("%s %d (%.0f ms)", name, n, ms(time.Since(last))))
+				last = time.Now()
 				fmt.Fprintf(&paths, "%s: %d requests\n%s", name, n, rec.Paths())
 				rec.Reset()
 			}
 			t0 := time.Now()
+			last = t0
 			cluster, err := scaling.Connect(ctx, scaling.ConnectOptions{Kubeconfig: env.Kubeconfig,
 				WrapTransport: func(rt http.RoundTripper) http.RoundTripper { return rec.Wrap(rt) }})
 			require.NoError(b, err)
@@ -105,9 +108,9 @@ func BenchmarkWritePathMedium(b *testing.B) {
 			phase("apply")
 			v, err := client.Verify(ctx, plan)
 			d := time.Since(t0)
+			phase("verify")
 			require.NoError(b, err)
 			require.Equal(b, scaling.Succeeded, v.Phase, v.String())
-			phase("verify")
 			requests = append(requests, total)
 			if firstLog == "" {
 				firstLog = paths.String()
