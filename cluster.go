@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"net/http"
 
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/ironflow/scaling/internal/kubecache"
 )
 
 // Cluster is a connection to one Kubernetes cluster, shared by the operation
@@ -18,7 +21,14 @@ type Cluster struct {
 	// Config is the REST config every client of this cluster is built from
 	// (Helm's included), so a transport wrapper set here sees every request.
 	Config *rest.Config
-	// Kube is the typed clientset.
+	// Kube is the typed clientset. From Connect or NewCluster, its
+	// Discovery() is cached in memory for the Cluster's life: the server
+	// version, the API groups and resources, and the OpenAPI documents are
+	// read once and shared by every client of this Cluster, Helm's
+	// included (a resource it does not know makes a RESTMapper read
+	// discovery again, so a CRD installed later is found).
+	// Kube.Discovery().(discovery.CachedDiscoveryInterface).Invalidate()
+	// forgets them.
 	Kube kubernetes.Interface
 	// Dynamic reads and writes custom resources (CloudNativePG's Cluster
 	// and Pooler) without linking their operators. NewCluster sets it; a
@@ -50,7 +60,8 @@ type ConnectOptions struct {
 }
 
 // Connect builds a Cluster and checks that the API server answers (one GET
-// /version), so a wrong context fails here rather than mid-plan.
+// /version), so a wrong context fails here rather than mid-plan. The
+// version read is the one the Cluster's clients use afterwards.
 func Connect(ctx context.Context, opts ConnectOptions) (*Cluster, error) {
 	if opts.InCluster && (opts.Kubeconfig != "" || opts.Context != "") {
 		return nil, &InvalidInputError{Field: "ConnectOptions.InCluster", Value: true, Reason: "cannot be combined with Kubeconfig or Context"}
@@ -95,7 +106,7 @@ func Connect(ctx context.Context, opts ConnectOptions) (*Cluster, error) {
 		return nil, err
 	}
 	c.Namespace = ns
-	if _, err := c.Kube.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw(); err != nil {
+	if _, err := c.Kube.Discovery().ServerVersion(); err != nil {
 		return nil, fmt.Errorf("scaling: API server at %s does not answer: %w", cfg.Host, err)
 	}
 	return c, nil
@@ -114,5 +125,16 @@ func NewCluster(cfg *rest.Config) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scaling: building dynamic client: %w", err)
 	}
-	return &Cluster{Config: cfg, Kube: kube, Dynamic: dyn, Namespace: "default"}, nil
+	return &Cluster{Config: cfg, Kube: cachedClientset{Clientset: kube, disco: kubecache.New(kube.Discovery())}, Dynamic: dyn, Namespace: "default"}, nil
 }
+
+// cachedClientset is a clientset whose discovery client is cached, so that
+// what the server says about itself is read once per Cluster rather than
+// once per Helm action.
+type cachedClientset struct {
+	*kubernetes.Clientset
+	disco *kubecache.Discovery
+}
+
+// Discovery returns the Cluster's shared cached discovery client.
+func (c cachedClientset) Discovery() discovery.DiscoveryInterfaces { return c.disco }

@@ -20,7 +20,6 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/cli"
-	helmkube "helm.sh/helm/v3/pkg/kube"
 	kubefake "helm.sh/helm/v3/pkg/kube/fake"
 	"helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/release"
@@ -31,12 +30,16 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/kubecache"
 	"github.com/ironflow/scaling/internal/values"
 )
 
 // Client implements scaling.Releases.
 type Client struct {
 	config func(namespace string) (*action.Configuration, error)
+	// refresh reads a release's records from the server into the
+	// namespace's record cache (nil for the memory store, which needs none).
+	refresh func(namespace, name string) error
 	// capabilities are what the templates see as .Capabilities: the
 	// cluster's version and API versions, read once per Client (Helm reads
 	// them again on every upgrade).
@@ -54,34 +57,44 @@ var _ scaling.Releases = (*Client)(nil)
 // written to Secrets through kube (Helm's default storage), and objects are
 // applied through cfg. Chart repositories and OCI registries are reached
 // with Helm's own settings ($HELM_REPOSITORY_CACHE, $HELM_REGISTRY_CONFIG, ...).
+//
+// What the server says about itself (discovery, version, OpenAPI) is read
+// through kube's discovery client, cached: a scaling.Cluster's is shared by
+// every client of that cluster, and another is cached for this Client's
+// life. A release's records are read once per Last (see recordCache), and
+// an upgrade touches only the objects it changes (see kubeClient.Update).
 func New(cfg *rest.Config, kube kubernetes.Interface) *Client {
+	type namespaced struct {
+		getter  *restGetter
+		records *recordCache
+	}
 	var (
-		mu      sync.Mutex
-		getters = map[string]*restGetter{}
+		mu    sync.Mutex
+		disco = kubecache.For(kube)
+		byNS  = map[string]*namespaced{}
 	)
-	return &Client{
-		settings:     cli.New(),
-		capabilities: onceCapabilities(kube.Discovery()),
-		config: func(ns string) (*action.Configuration, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			g, ok := getters[ns]
-			if !ok {
-				var err error
-				if g, err = newRESTGetter(cfg, ns); err != nil {
-					return nil, fmt.Errorf("helm: %w", err)
-				}
-				getters[ns] = g
-			}
-			kc := helmkube.New(g)
-			kc.Namespace = ns
-			kc.Log = discard
+	get := func(ns string) *namespaced {
+		mu.Lock()
+		defer mu.Unlock()
+		n, ok := byNS[ns]
+		if !ok {
 			d := driver.NewSecrets(kube.CoreV1().Secrets(ns))
 			d.Log = discard
+			n = &namespaced{getter: newRESTGetter(cfg, ns, disco), records: newRecordCache(d)}
+			byNS[ns] = n
+		}
+		return n
+	}
+	return &Client{
+		settings:     cli.New(),
+		capabilities: onceCapabilities(disco),
+		refresh:      func(ns, name string) error { return get(ns).records.Refresh(name) },
+		config: func(ns string) (*action.Configuration, error) {
+			n := get(ns)
 			return &action.Configuration{
-				RESTClientGetter: g,
-				KubeClient:       kc,
-				Releases:         storage.Init(d),
+				RESTClientGetter: n.getter,
+				KubeClient:       newKubeClient(n.getter, ns),
+				Releases:         storage.Init(n.records),
 				Log:              discard,
 				HookOutputFunc:   func(_, _, _ string) io.Writer { return io.Discard },
 			}, nil
@@ -149,11 +162,18 @@ func onceCapabilities(dc discovery.DiscoveryInterface) func() (*chartutil.Capabi
 
 func discard(string, ...any) {}
 
-// Last implements scaling.Releases.
+// Last implements scaling.Releases. It always reads the server (one list
+// of the release's records); the Render and Upgrade calls after it use
+// what it read.
 func (c *Client) Last(_ context.Context, namespace, name string) (*scaling.Release, error) {
 	cfg, err := c.config(namespace)
 	if err != nil {
 		return nil, err
+	}
+	if c.refresh != nil {
+		if err := c.refresh(namespace, name); err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
+			return nil, notFoundOr(err, namespace, name)
+		}
 	}
 	rel, err := cfg.Releases.Last(name)
 	if err != nil {
@@ -216,6 +236,16 @@ func (c *Client) Upgrade(ctx context.Context, namespace, name string, revision i
 	}
 	if cfg.Capabilities, err = c.capabilities(); err != nil {
 		return nil, err
+	}
+	// Only the deployed revision's objects are known to be as its manifest
+	// says (a failed upgrade may have changed some of them): after a
+	// failure, every object goes through Helm's full three-way update.
+	if kc, ok := cfg.KubeClient.(*kubeClient); ok {
+		last, err := cfg.Releases.Last(name)
+		if err != nil {
+			return nil, notFoundOr(err, namespace, name)
+		}
+		kc.fullUpdate = last.Info == nil || last.Info.Status != release.StatusDeployed
 	}
 	up := action.NewUpgrade(cfg)
 	up.Namespace = namespace
@@ -346,6 +376,33 @@ func (c *Client) Install(ctx context.Context, namespace, name, chartPath string,
 	return convert(rel)
 }
 
+// Rollback rolls a release back to a revision with Helm's own rollback
+// (`helm rollback NAME REVISION`), every object read and three-way patched
+// as Helm does. It is not part of scaling.Releases; tests use it to prove
+// that the records Upgrade writes are the ones Helm's history and rollback
+// work from.
+func (c *Client) Rollback(ctx context.Context, namespace, name string, revision int) error {
+	cfg, err := c.config(namespace)
+	if err != nil {
+		return err
+	}
+	if c.refresh != nil {
+		if err := c.refresh(namespace, name); err != nil {
+			return notFoundOr(err, namespace, name)
+		}
+	}
+	if kc, ok := cfg.KubeClient.(*kubeClient); ok {
+		kc.fullUpdate = true
+	}
+	rb := action.NewRollback(cfg)
+	rb.Version = revision
+	rb.MaxHistory = 10
+	if err := rb.Run(name); err != nil {
+		return fmt.Errorf("helm rollback %s/%s %d: %w", namespace, name, revision, err)
+	}
+	return nil
+}
+
 // SetStatus overwrites the stored status of the newest revision: tests use it
 // to leave a release stuck in pending-upgrade the way an interrupted
 // `helm upgrade` does.
@@ -353,6 +410,11 @@ func (c *Client) SetStatus(namespace, name, status string) error {
 	cfg, err := c.config(namespace)
 	if err != nil {
 		return err
+	}
+	if c.refresh != nil {
+		if err := c.refresh(namespace, name); err != nil {
+			return notFoundOr(err, namespace, name)
+		}
 	}
 	rel, err := cfg.Releases.Last(name)
 	if err != nil {

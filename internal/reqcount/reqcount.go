@@ -23,6 +23,9 @@ type Request struct {
 	Resource  string
 	Namespace string
 	Name      string
+	// Method and Path are the HTTP method and URL path (no query), for
+	// logs that show exactly what was asked.
+	Method, Path string
 }
 
 // Mutating reports whether the request can change state.
@@ -126,11 +129,39 @@ func (r *Recorder) Summary() string {
 	return b.String()
 }
 
+// Paths renders the recorded requests grouped by method and path, in first
+// request order, one "METHOD /path xN" per line: what a benchmark logs so
+// that a request made twice is visible.
+func (r *Recorder) Paths() string {
+	var (
+		order []string
+		n     = map[string]int{}
+	)
+	for _, q := range r.Requests() {
+		k := q.Method + " " + q.Path
+		if n[k] == 0 {
+			order = append(order, k)
+		}
+		n[k]++
+	}
+	var b strings.Builder
+	for _, k := range order {
+		fmt.Fprintf(&b, "%s x%d\n", k, n[k])
+	}
+	return b.String()
+}
+
 // Parse maps an HTTP request to the Kubernetes verb and resource it
 // addresses, following the API server's URL layout:
 // /api/v1/[namespaces/NS/]RESOURCE[/NAME[/SUB]] and
 // /apis/GROUP/VERSION/[namespaces/NS/]RESOURCE[/NAME[/SUB]].
 func Parse(req *http.Request) Request {
+	q := parse(req)
+	q.Method, q.Path = req.Method, req.URL.Path
+	return q
+}
+
+func parse(req *http.Request) Request {
 	parts := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
 	var rest []string
 	switch {

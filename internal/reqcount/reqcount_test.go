@@ -27,7 +27,11 @@ func TestParse(t *testing.T) {
 	}
 	for _, c := range cases {
 		req := httptest.NewRequest(c.method, c.url, nil)
-		assert.Equal(t, c.want, Parse(req), "%s %s", c.method, c.url)
+		got := Parse(req)
+		assert.Equal(t, c.method, got.Method)
+		assert.Equal(t, req.URL.Path, got.Path)
+		got.Method, got.Path = "", ""
+		assert.Equal(t, c.want, got, "%s %s", c.method, c.url)
 	}
 }
 
@@ -52,6 +56,7 @@ func TestRecorderCountsAndMutating(t *testing.T) {
 	require.Len(t, rec.Mutating(), 1)
 	assert.Equal(t, "web", rec.Mutating()[0].Name)
 	assert.Equal(t, "list pods: 2\npatch deployments: 1\n", rec.Summary())
+	assert.Equal(t, "GET /api/v1/namespaces/demo/pods x2\nPATCH /apis/apps/v1/namespaces/demo/deployments/web x1\n", rec.Paths())
 	rec.Reset()
 	assert.Zero(t, rec.Total())
 	assert.Empty(t, rec.Mutating())
