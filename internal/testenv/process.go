@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ironflow/scaling/internal/ports"
 )
 
 // process is one component of the environment, run in its own process group
@@ -87,29 +88,8 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// FreePorts returns n distinct free loopback ports. They are released
-// before the components bind them; a collision in that window is rare and
-// fails the start loudly rather than silently.
-func FreePorts(n int) ([]int, error) {
-	var (
-		ports []int
-		ls    []net.Listener
-	)
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
+// FreePorts returns n distinct free loopback ports (ports.Free).
+func FreePorts(n int) ([]int, error) { return ports.Free(n) }
 
 // waitFor calls ok every 50 ms until it returns true, the process exits, or
 // ctx ends.

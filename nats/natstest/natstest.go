@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,6 +20,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/ironflow/scaling/internal/ports"
 )
 
 // Options configure Start. The zero value starts three servers named
@@ -253,11 +254,11 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	} else if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(3 * opts.Routes)
+	free, err := ports.Free(3 * opts.Routes)
 	if err != nil {
 		return nil, err
 	}
-	c.client, c.cluster, c.monitor = ports[:opts.Routes], ports[opts.Routes:2*opts.Routes], ports[2*opts.Routes:]
+	c.client, c.cluster, c.monitor = free[:opts.Routes], free[opts.Routes:2*opts.Routes], free[2*opts.Routes:]
 	for i := range opts.Size {
 		if err := c.startOrdinal(i); err != nil {
 			c.Shutdown()
@@ -778,27 +779,6 @@ func (c *Cluster) Shutdown() {
 	if c.ownDir {
 		os.RemoveAll(c.dir)
 	}
-}
-
-// freePorts returns n distinct loopback ports free at the time of the call,
-// holding them all open until it returns so that none is handed out twice.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // poll checks cond every 20 ms until it holds or ctx ends. Elections have
