@@ -284,6 +284,7 @@ func (c *Client) PlanExpandStorage(ctx context.Context, req ExpandStorage) (*sca
 	if err != nil {
 		return nil, err
 	}
+	req.Chart = t.Chart // pinned: Apply plans again from this request
 	spec := expandSpec{Request: req, Target: t, Size: size.String(), Class: vs.class, Expandable: vs.expandable, Replicas: len(vs.claims), Causes: causes}
 	for _, pvc := range vs.claims {
 		spec.Claims = append(spec.Claims, pvc.Name)
@@ -311,22 +312,23 @@ func (c *Client) PlanExpandStorage(ctx context.Context, req ExpandStorage) (*sca
 // storageValue is the chart's JetStream volume size, under the prefix.
 const storageValue = "config.jetstream.fileStore.pvc.size"
 
-// applyExpandStorage runs the plan's steps in order.
+// deriveExpandStorage plans a stored ExpandStorage plan again from its
+// request, with the chart it pinned.
+func (c *Client) deriveExpandStorage(ctx context.Context, spec *expandSpec) (*scaling.Plan, error) {
+	req := spec.Request
+	req.Chart = spec.Target.Chart
+	return c.PlanExpandStorage(ctx, req)
+}
+
+// applyExpandStorage runs a derived plan's steps in order, its guards
+// evaluated again before each step after the first.
 func (c *Client) applyExpandStorage(ctx context.Context, plan *scaling.Plan, spec *expandSpec) (*scaling.Applied, error) {
 	t := spec.Target
 	size, err := resource.ParseQuantity(spec.Size)
 	if err != nil {
 		return nil, &scaling.InvalidPlanError{Reason: "size " + spec.Size + ": " + err.Error()}
 	}
-	vs, err := c.readVolumes(ctx, &t)
-	if err != nil {
-		return nil, err
-	}
-	run := c.run(plan, vs.fingerprint(t))
-	if d := decideExpand(spec.Request, t, vs, size); len(d.steps) == 0 {
-		run.Holds = "every JetStream volume has " + size.String() + " already"
-	}
-	return c.applySteps(ctx, run, func(ctx context.Context, step scaling.Step, changed <-chan struct{}) (bool, error) {
+	return c.applySteps(ctx, plan, func(ctx context.Context) (*scaling.Plan, error) { return c.deriveExpandStorage(ctx, spec) }, func(ctx context.Context, step scaling.Step, changed <-chan struct{}) (bool, error) {
 		switch step.Action {
 		case ActionResizeClaim:
 			return c.resizeClaim(ctx, t.Namespace, step.Object.Name, size)

@@ -183,6 +183,13 @@ func TestExpandStorageOnAFixedClassResyncsEachServerFromItsPeers(t *testing.T) {
 		assert.Equal(t, "20Gi", c.Status.Capacity.Storage().String(), name)
 	}
 	require.NotEmpty(t, acked["ORDERS"])
+	if _, err := js.Stream(ctx, "ORDERS"); err != nil { // DIAG
+		r, _ := nats.Inspect(ctx, e.sys, time.Second)
+		t.Logf("DIAG stream info failed (%v) connected to %s at %s; report:\n%s", err, e.app.ConnectedServerName(), time.Now().Format("15:04:05.000"), r)
+		for _, ev := range e.servers.Events() {
+			t.Logf("DIAG event %+v", ev)
+		}
+	}
 	assert.Empty(t, lost(storedIDs(t, ctx, js, "ORDERS"), acked["ORDERS"]), "every acknowledged message survived three replaced volumes")
 	r, err := nats.Inspect(ctx, e.sys, time.Second)
 	require.NoError(t, err)

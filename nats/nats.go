@@ -36,6 +36,12 @@ const (
 	// leaving, the meta group shrinking, an evacuation finishing) when ctx has
 	// no deadline of its own.
 	DefaultStepTimeout = 3 * time.Minute
+	// DefaultSettleTimeout bounds how long Apply waits, between two steps,
+	// for the guards to pass again on what the earlier steps left: a server
+	// leaving or restarting costs the cluster seconds of elections and
+	// catch-up, which is no reason to stop; a staying server that died does
+	// not come back in that time, and the guard that sees it stops the run.
+	DefaultSettleTimeout = 30 * time.Second
 )
 
 // Options configure a Client. Only System is required; the zero value of
@@ -58,6 +64,9 @@ type Options struct {
 	RequestTimeout time.Duration
 	// StepTimeout bounds each waiting step of an Apply.
 	StepTimeout time.Duration
+	// SettleTimeout bounds the wait between two steps for the guards to
+	// pass again (DefaultSettleTimeout).
+	SettleTimeout time.Duration
 	// Chart is where every Helm write takes the chart from, as `helm
 	// upgrade RELEASE CHART` does; a request's own Chart overrides it. The
 	// zero value reuses the chart stored with the release, which works only
@@ -93,7 +102,7 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 		field string
 		v     *time.Duration
 		def   time.Duration
-	}{{"VerifyTimeout", &opts.VerifyTimeout, DefaultVerifyTimeout}, {"RequestTimeout", &opts.RequestTimeout, DefaultRequestTimeout}, {"StepTimeout", &opts.StepTimeout, DefaultStepTimeout}} {
+	}{{"VerifyTimeout", &opts.VerifyTimeout, DefaultVerifyTimeout}, {"RequestTimeout", &opts.RequestTimeout, DefaultRequestTimeout}, {"StepTimeout", &opts.StepTimeout, DefaultStepTimeout}, {"SettleTimeout", &opts.SettleTimeout, DefaultSettleTimeout}} {
 		if *d.v < 0 {
 			return nil, &scaling.InvalidInputError{Field: "Options." + d.field, Value: *d.v, Reason: "must not be negative"}
 		}
@@ -118,12 +127,14 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 
 var _ scaling.Operator = (*Client)(nil)
 
-// register lists this package's operations and what applies and verifies
-// each (opkit.Ops does the rest).
+// register lists this package's operations: how Apply plans each again
+// from its stored request (a stored plan is checked against that, never
+// trusted), what runs its steps and what verifies it; opkit.Ops does the
+// rest.
 func (c *Client) register() *opkit.Ops {
 	ops := opkit.NewOps("nats", guardKinds, c.opts.VerifyTimeout)
-	opkit.Register(ops, OpScaleCluster, c.applyScaleCluster, c.verifyScaleCluster)
-	opkit.Register(ops, OpExpandStorage, c.applyExpandStorage, c.verifyExpandStorage)
+	opkit.Register(ops, OpScaleCluster, opkit.Op[scaleClusterSpec]{Derive: c.deriveScaleCluster, Apply: c.applyScaleCluster, Verify: c.verifyScaleCluster})
+	opkit.Register(ops, OpExpandStorage, opkit.Op[expandSpec]{Derive: c.deriveExpandStorage, Apply: c.applyExpandStorage, Verify: c.verifyExpandStorage})
 	return ops
 }
 

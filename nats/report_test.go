@@ -56,10 +56,20 @@ func TestInspectReportsMetaGroupStorageAndPlacement(t *testing.T) {
 	defer cancel()
 
 	var r *nats.Report
-	// Stream state reaches every server's JSZ shortly after the writes.
+	// Stream state reaches every server's JSZ shortly after the writes: wait
+	// until every replica reports what is asserted below (CI saw the leader
+	// at 50 and a follower at 47).
 	require.Eventually(t, func() bool {
 		r, err = nats.Inspect(ctx, sys, 500*time.Millisecond)
-		return err == nil && len(r.Streams) == 2 && r.Streams[1].Messages == 50
+		if err != nil || len(r.Streams) != 2 || r.Streams[1].Messages != 50 || len(r.Streams[1].LastSeq) != 3 {
+			return false
+		}
+		for _, seq := range r.Streams[1].LastSeq {
+			if seq != 50 {
+				return false
+			}
+		}
+		return true
 	}, 10*time.Second, 50*time.Millisecond)
 	assert.Equal(t, 3, r.Meta.Size)
 	assert.Equal(t, 2, r.Meta.QuorumNeeded)

@@ -183,6 +183,7 @@ func (c *Client) PlanScaleCluster(ctx context.Context, req ScaleCluster) (*scali
 	if err != nil {
 		return nil, err
 	}
+	req.Chart = t.Chart // pinned: Apply plans again from this request
 	spec := scaleClusterSpec{Request: req, Target: t, From: st.size(), Causes: causes}
 	raw, err := planspec.Encode(spec)
 	if err != nil {
@@ -245,42 +246,87 @@ func atLeast(version string, major, minor int) bool {
 	return ma > major || (ma == major && mi >= minor)
 }
 
-// applyScaleCluster runs the plan's steps in order. Each step checks live
-// state first, so a plan interrupted halfway and planned again resumes where
-// it stopped.
+// deriveScaleCluster plans a stored ScaleCluster plan again from its
+// request, with the chart it pinned.
+func (c *Client) deriveScaleCluster(ctx context.Context, spec *scaleClusterSpec) (*scaling.Plan, error) {
+	req := spec.Request
+	req.Chart = spec.Target.Chart
+	return c.PlanScaleCluster(ctx, req)
+}
+
+// applyScaleCluster runs a derived plan's steps in order. Each step checks
+// live state first, so a plan interrupted halfway and planned again resumes
+// where it stopped; before each step after the first, the guards are
+// evaluated again on what the earlier steps left.
 func (c *Client) applyScaleCluster(ctx context.Context, plan *scaling.Plan, spec *scaleClusterSpec) (*scaling.Applied, error) {
 	t := spec.Target
-	st, err := c.readState(ctx, &t, false)
-	if err != nil {
-		return nil, err
-	}
-	d := c.decide(spec.Request, t, st)
-	run := c.run(plan, st.fingerprint(t, d.over, d.onlyLeaving))
-	if len(d.steps) == 0 && st.sts.Spec.Replicas != nil && int(*st.sts.Spec.Replicas) == spec.Request.Replicas {
-		run.Holds = fmt.Sprintf("the cluster already runs %d servers", spec.Request.Replicas)
-	}
-	return c.applySteps(ctx, run, func(ctx context.Context, step scaling.Step, changed <-chan struct{}) (bool, error) {
-		return c.runStep(ctx, t, step, changed)
-	})
+	return c.applySteps(ctx, plan, func(ctx context.Context) (*scaling.Plan, error) { return c.deriveScaleCluster(ctx, spec) },
+		func(ctx context.Context, step scaling.Step, changed <-chan struct{}) (bool, error) {
+			return c.runStep(ctx, t, step, changed)
+		})
 }
 
-// run is the shared apply order (opkit) with this client's progress and
-// step timeout.
-func (c *Client) run(plan *scaling.Plan, live scaling.Fingerprint) opkit.Run {
-	return opkit.Run{Plan: plan, Live: live, Progress: c.opts.Progress, StepTimeout: c.opts.StepTimeout}
+// streamsSettled: every stream has a leader and all its replicas placed,
+// and none lags but on a server that does not answer (one the plan has
+// stopped, whose replica the next peer-remove re-places).
+func streamsSettled(r *Report) bool {
+	answering := map[string]bool{}
+	for _, sv := range r.Servers {
+		answering[sv.Name] = true
+	}
+	for _, s := range r.Streams {
+		if s.Leader == "" || len(s.Peers) < s.Replicas {
+			return false
+		}
+		for _, l := range s.Lagging {
+			if answering[l] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
-// applySteps applies with step, which gets a channel of NATS events for its
-// waits (advisories, server shutdowns, the backstop).
-func (c *Client) applySteps(ctx context.Context, run opkit.Run, step func(context.Context, scaling.Step, <-chan struct{}) (bool, error)) (*scaling.Applied, error) {
-	if run.Holds != "" {
-		return run.Apply(ctx, nil)
-	}
+// applySteps runs a derived plan's steps with this client's progress and
+// step timeout. Each step gets a channel of NATS events for its waits
+// (advisories, server shutdowns, the backstop). Before each step after the
+// first, the plan is derived again on what the earlier steps left, until
+// no guard blocks it, or Options.SettleTimeout passes and the run stops
+// with the guards' refusal.
+func (c *Client) applySteps(ctx context.Context, plan *scaling.Plan, derive func(context.Context) (*scaling.Plan, error), step func(context.Context, scaling.Step, <-chan struct{}) (bool, error)) (*scaling.Applied, error) {
 	changed, stop, err := c.events()
 	if err != nil {
 		return nil, err
 	}
 	defer stop()
+	run := opkit.Run{Plan: plan, Live: plan.Fingerprint, Progress: c.opts.Progress, StepTimeout: c.opts.StepTimeout, Recheck: func(ctx context.Context) error {
+		settle := time.NewTimer(c.opts.SettleTimeout)
+		defer settle.Stop()
+		// First the streams: a replica the previous step moved (a
+		// peer-remove re-places it) must be current before the next server
+		// stops, or a stream with a replica there loses its quorum (seen:
+		// R3 on -4 and -3, -3 stopped while -4's replacement caught up).
+		settled, cancel := context.WithTimeout(ctx, c.opts.SettleTimeout)
+		_ = c.waitReport(settled, changed, "the streams to settle", streamsSettled) // unsettled: the guards say why
+		cancel()
+		for {
+			p, err := derive(ctx)
+			if err != nil {
+				return err
+			}
+			refusal := opkit.Blocked(p)
+			if refusal == nil {
+				return nil
+			}
+			select {
+			case <-changed:
+			case <-settle.C:
+				return refusal
+			case <-ctx.Done():
+				return refusal
+			}
+		}
+	}}
 	return run.Apply(ctx, func(ctx context.Context, _ int, s scaling.Step) (bool, error) { return step(ctx, s, changed) })
 }
 
@@ -444,18 +490,24 @@ func (c *Client) waitReportErr(ctx context.Context, changed <-chan struct{}, wha
 	return err
 }
 
-// healthGuard: a meta leader, no peer offline (but departed ones) or
-// lagging, every stream led.
+// healthGuard: a meta leader, no peer offline or silent (but departed
+// ones) or lagging, every stream led.
 func healthGuard(st *liveState, departed map[string]bool) scaling.GuardResult {
 	rep := st.report
 	h := &UnhealthyError{Leader: rep.Meta.Leader, Size: rep.Meta.Size, Answering: len(rep.Servers)}
+	answering := map[string]bool{}
+	for _, sv := range rep.Servers {
+		answering[sv.Name] = true
+	}
 	for _, p := range rep.Meta.Peers {
-		if departed[p.Name] {
-			continue
-		}
-		if p.Offline {
+		switch {
+		case departed[p.Name]:
+		// A peer that did not answer is down even before the leader has
+		// marked it offline (it takes the leader seconds): removing another
+		// server then would leave the group without a quorum.
+		case p.Offline || (len(rep.Servers) > 0 && !answering[p.Name]):
 			h.Offline = append(h.Offline, p.Name)
-		} else if !p.Current {
+		case !p.Current:
 			h.Lagging = append(h.Lagging, p.Name)
 		}
 	}

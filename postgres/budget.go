@@ -39,7 +39,9 @@ type Budget struct {
 }
 
 // Peak is the most connections the pods and the others hold at once.
-func (b Budget) Peak() int64 { return int64(b.Replicas+b.Surge)*b.Pool + b.Others }
+// It is computed in int64 from the int32 counts, so no count a Deployment
+// can have wraps it around.
+func (b Budget) Peak() int64 { return (int64(b.Replicas)+int64(b.Surge))*b.Pool + b.Others }
 
 // Usable is what the server leaves to applications.
 func (b Budget) Usable() int64 { return int64(b.MaxConnections - b.Reserved) }

@@ -18,6 +18,15 @@ func TestBudgetCountsTheSurge(t *testing.T) {
 	assert.False(t, b.Fits(), "78 > 77")
 }
 
+// TestBudgetDoesNotWrap: 1,800,000,000 replicas with their surge are more
+// than int32 holds; the peak stays positive and the budget refuses it
+// (issue 11: it wrapped to a negative peak and passed).
+func TestBudgetDoesNotWrap(t *testing.T) {
+	b := postgres.Budget{Replicas: 1_800_000_000, Surge: 450_000_000, Pool: 10, MaxConnections: 100, Reserved: 3}
+	assert.Equal(t, int64(22_500_000_000), b.Peak())
+	assert.False(t, b.Fits())
+}
+
 func TestMaxConnectionsReadsTheClustersParameter(t *testing.T) {
 	cluster := map[string]any{"spec": map[string]any{"postgresql": map[string]any{"parameters": map[string]any{"max_connections": "200"}}}}
 	n, ok := postgres.MaxConnections(cluster)

@@ -295,20 +295,15 @@ func resetGuard(hp *helmplan.Result, ref scaling.ObjectRef, live, minR int32) sc
 	return g
 }
 
+// deriveAutoscale plans a stored Autoscale plan again from its request.
+func (c *Client) deriveAutoscale(ctx context.Context, spec *autoscaleSpec) (*scaling.Plan, error) {
+	return c.PlanAutoscale(ctx, spec.Request)
+}
+
+// applyAutoscale runs a derived Autoscale plan: one upgrade.
 func (c *Client) applyAutoscale(ctx context.Context, plan *scaling.Plan, spec *autoscaleSpec) (*scaling.Applied, error) {
 	a := spec.Request
-	rel, err := helmplan.Last(ctx, c.releases, a.Namespace, a.Release)
-	if err != nil {
-		return nil, err
-	}
-	hpaKey := scaling.FingerprintKey(scaling.ObjectRef{Kind: "HorizontalPodAutoscaler", Namespace: a.Namespace, Name: spec.HPA}, scaling.AspectGeneration)
-	fp := scaling.Fingerprint{helmplan.FingerprintKey(a.Namespace, a.Release): helmplan.Revision(rel.Revision), hpaKey: "absent"}
-	if h, err := c.kube.AutoscalingV2().HorizontalPodAutoscalers(a.Namespace).Get(ctx, spec.HPA, metav1.GetOptions{}); err == nil {
-		fp[hpaKey] = strconv.FormatInt(h.Generation, 10)
-	} else if !apierrors.IsNotFound(err) {
-		return nil, err
-	}
-	return c.upgrade(ctx, plan, rel, spec.Revision, a.Chart, spec.Values, fp, fp[hpaKey] != "absent", spec.Workload, 0)
+	return c.upgrade(ctx, plan, a.Namespace, a.Release, spec.Revision, a.Chart, spec.Values, spec.Workload, 0)
 }
 
 // verifyAutoscale watches the HPA and the workload until the HPA has the

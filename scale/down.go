@@ -82,6 +82,10 @@ func (c *Client) PlanDown(ctx context.Context, d Down) (*scaling.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n > st.live.Replicas {
+		return nil, &scaling.InvalidInputError{Field: "Down.Replicas", Value: n,
+			Reason: fmt.Sprintf("is above the %d replicas %s runs: that is a scale-up, which scale.Replicas plans with its guards (quota, capacity, connection budget)", st.live.Replicas, st.ref)}
+	}
 	plan, spec := downPlan(d, n, st)
 	if spec.Causes, err = opkit.CausesOf(plan.Guards); err != nil {
 		return nil, err
@@ -168,7 +172,8 @@ func downPlan(d Down, n int32, st *downState) (*scaling.Plan, replicasSpec) {
 		},
 		Summary: fmt.Sprintf("Scale %s down from %d to %d replicas.", ref, live.Replicas, n),
 	}
-	spec := replicasSpec{Request: d.replicas(n, hp.Chart), Revision: hp.Release.Revision, Values: hp.Values, Workload: ref, PatchScale: st.patchScale, HPA: st.hpa}
+	spec := replicasSpec{Request: d.replicas(n, hp.Chart), Revision: hp.Release.Revision, Values: hp.Values, Workload: ref, PatchScale: st.patchScale, HPA: st.hpa, Down: &d}
+	spec.Down.Chart = hp.Chart // pinned, as the Replicas request is
 	plan.Guards = append(plan.Guards, downHPAGuard(n, st), blast(hp, nil))
 
 	current, _ := values.Int(hp.Current, d.ValuePath)

@@ -68,3 +68,24 @@ func TestDownBadInput(t *testing.T) {
 	assert.ErrorIs(t, err, scaling.ErrInvalidInput)
 	assert.Empty(t, e.kube.Actions())
 }
+
+// TestDownAboveTheCurrentCountIsRefused: "down" to 10 on a release running
+// 3 is a scale-up without Replicas' guards (issue 11: it was planned and
+// applied); a typed error naming the field, and nothing written.
+func TestDownAboveTheCurrentCountIsRefused(t *testing.T) {
+	e := newFakeEnv(t, clustered(3))
+	ctx := context.Background()
+	ten := int32(10)
+	_, err := e.client.PlanDown(ctx, scale.Down{Namespace: ns, Release: release, Replicas: &ten})
+	var bad *scaling.InvalidInputError
+	require.ErrorAs(t, err, &bad)
+	assert.Equal(t, "Down.Replicas", bad.Field)
+	assert.Contains(t, bad.Reason, "scale.Replicas")
+	assert.Empty(t, e.mutatingActions())
+	assert.Equal(t, 1, e.last(t).Revision)
+
+	three := int32(3)
+	plan, err := e.client.PlanDown(ctx, scale.Down{Namespace: ns, Release: release, Replicas: &three})
+	require.NoError(t, err, "down to the current count is allowed (a no-op)")
+	assert.True(t, plan.NoOp)
+}

@@ -334,13 +334,14 @@ func TestE2ETemplateSmallToMediumVerified(t *testing.T) {
 
 func TestE2EVerifyReportsUnschedulablePods(t *testing.T) {
 	vals := appOnly(3)
-	// 5 CPUs a pod on 8-CPU nodes: one pod fits per node, and other tests'
-	// pods may take some room too.
+	// 5 CPUs a pod on four 8-CPU nodes: 6 pods (30 CPUs) fit in what the
+	// nodes have together, so the capacity guard passes, but one pod fits
+	// per node: 2 stay Pending.
 	vals["resources"] = map[string]any{"requests": map[string]any{"cpu": "5"}, "limits": nil}
 	e := newRealEnv(t, vals)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: e.ns, Release: release, Replicas: 12, Budget: scale.ConnectionBudget{MaxConnections: 1000}})
+	plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: e.ns, Release: release, Replicas: 6, Budget: scale.ConnectionBudget{MaxConnections: 1000}})
 	require.NoError(t, err)
 	require.Empty(t, plan.Blocking())
 	_, err = e.client.Apply(ctx, plan)
@@ -354,6 +355,34 @@ func TestE2EVerifyReportsUnschedulablePods(t *testing.T) {
 	assert.False(t, c.Passed)
 	assert.Contains(t, c.Detail, "not scheduled")
 	assert.Contains(t, c.Detail, "Insufficient cpu", "the scheduler's reason reaches the caller")
+}
+
+// TestE2ECapacityGuardBlocksWhatTheNodesCannotHold: 12 pods of 5 CPUs on
+// four 8-CPU nodes, and 2,147,483,647 pods, are plans Kubernetes accepts and
+// never finishes (issue 11: planned, every guard passing, and written); the
+// capacity guard blocks both with the numbers, and nothing is written.
+func TestE2ECapacityGuardBlocksWhatTheNodesCannotHold(t *testing.T) {
+	vals := appOnly(3)
+	vals["resources"] = map[string]any{"requests": map[string]any{"cpu": "5"}, "limits": nil}
+	e := newRealEnv(t, vals)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e.rec.Reset()
+	for _, n := range []int32{12, 2147483647} {
+		plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: e.ns, Release: release, Replicas: n, Budget: scale.ConnectionBudget{MaxConnections: 1000}})
+		require.NoError(t, err)
+		_, err = e.client.Apply(ctx, plan)
+		var capacity *scale.CapacityError
+		require.ErrorAs(t, err, &capacity, "%d replicas", n)
+		assert.Equal(t, n, capacity.Replicas)
+		require.NotEmpty(t, capacity.Short)
+		assert.Equal(t, "cpu", capacity.Short[0].Resource)
+		assert.Equal(t, "Total", capacity.Short[0].Of)
+	}
+	plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: e.ns, Release: release, Replicas: 3, Budget: scale.ConnectionBudget{MaxConnections: 1000}})
+	require.NoError(t, err)
+	require.Empty(t, plan.Blocking(), "3 pods of 5 CPUs fit")
+	assert.Empty(t, e.rec.Mutating(), "nothing written")
 }
 
 func TestE2EWorkloadWithoutReleaseScaledThroughSubresource(t *testing.T) {

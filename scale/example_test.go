@@ -39,6 +39,8 @@ func ExampleClient_PlanReplicas() {
 	for _, s := range plan.Steps {
 		fmt.Printf("%s %s %s: %s -> %s\n", s.Action, s.Object, s.Field, s.Before, s.After)
 	}
+	// A fake clientset lists no nodes: the capacity guard warns that it
+	// could not judge.
 	for _, g := range plan.Guards {
 		fmt.Printf("[%s] %s\n", g.Outcome, g.Name)
 	}
@@ -52,6 +54,7 @@ func ExampleClient_PlanReplicas() {
 	// [pass] clustering
 	// [pass] hpa
 	// [pass] quota
+	// [warn] capacity
 	// [pass] connection-budget
 	// [pass] blast-radius
 	// changed: true <nil>

@@ -104,6 +104,8 @@ type replicasSpec struct {
 	PatchScale bool `json:"patchScale,omitempty"`
 	// HPA is the autoscaler whose minReplicas the plan lowers (scale.Down).
 	HPA string `json:"hpa,omitempty"`
+	// Down is the request of a Down plan, which Apply plans again from.
+	Down *Down `json:"down,omitempty"`
 	// Causes are the blocking guards' typed errors.
 	Causes opkit.Causes `json:"causes,omitempty"`
 }
@@ -229,6 +231,7 @@ func replicasPlan(r Replicas, st *replicasState) *scaling.Plan {
 		clusteringGuard(r, hp.Current),
 		hpaGuard(st.limits.hpas, ref, r.Replicas),
 		quotaGuard(r.Namespace, st.limits.quotas, r.Replicas-live.Replicas, quota.PodRequests(st.tmpl.Spec)),
+		capacityGuard(r.Replicas, quota.PodRequests(st.tmpl.Spec), st.limits),
 		budgetGuard(r.Budget, r.Replicas, hp.Rendered.Computed, hp.After, st.cnpg, st.strategy))
 
 	current, _ := values.Int(hp.Current, r.ValuePath)
@@ -243,6 +246,18 @@ func replicasPlan(r Replicas, st *replicasState) *scaling.Plan {
 			Note: "applied by the upgrade; Verify waits for the pods"},
 	}
 	return plan
+}
+
+// deriveReplicas plans a stored Replicas or Down plan again from its
+// request, with the chart it pinned (a changed chart is then a
+// *scaling.ChartChangedError, not a different plan).
+func (c *Client) deriveReplicas(ctx context.Context, spec *replicasSpec) (*scaling.Plan, error) {
+	if spec.Down != nil {
+		d := *spec.Down
+		d.Chart = spec.Request.Chart
+		return c.PlanDown(ctx, d)
+	}
+	return c.PlanReplicas(ctx, spec.Request)
 }
 
 func (c *Client) finishReplicasPlan(plan *scaling.Plan, r Replicas, hp *helmplan.Result, ref scaling.ObjectRef) (*scaling.Plan, error) {
@@ -345,26 +360,15 @@ func targets(h *autoscalingv2.HorizontalPodAutoscaler, ref scaling.ObjectRef) bo
 	return t.Kind == ref.Kind && t.Name == ref.Name
 }
 
+// applyReplicas runs a derived Replicas or Down plan: one upgrade and,
+// when the chart leaves the count to an HPA (PatchScale), the scale
+// subresource after it.
 func (c *Client) applyReplicas(ctx context.Context, plan *scaling.Plan, spec *replicasSpec) (*scaling.Applied, error) {
 	r := spec.Request
 	if r.Workload != nil {
 		return c.applyWorkloadReplicas(ctx, plan, spec)
 	}
-	rel, err := helmplan.Last(ctx, c.releases, r.Namespace, r.Release)
-	if err != nil {
-		return nil, err
-	}
-	live, err := getWorkload(ctx, c.kube, spec.Workload)
-	if err != nil {
-		return nil, err
-	}
-	fp := scaling.Fingerprint{
-		helmplan.FingerprintKey(r.Namespace, r.Release): helmplan.Revision(rel.Revision),
-		live.fingerprintKey():                           strconv.FormatInt(live.Generation, 10),
-	}
-	// With PatchScale the chart leaves the count to the HPA: the plan's
-	// scale-subresource step writes it after the upgrade.
-	res, err := c.upgrade(ctx, plan, rel, spec.Revision, r.Chart, spec.Values, fp, live.Replicas == r.Replicas, spec.Workload, r.Replicas)
+	res, err := c.upgrade(ctx, plan, r.Namespace, r.Release, spec.Revision, r.Chart, spec.Values, spec.Workload, r.Replicas)
 	if err != nil || !res.Changed {
 		return res, err
 	}

@@ -77,7 +77,7 @@ func TestApplyReplicasThenReapplyIsNoOp(t *testing.T) {
 	again, err := client.Apply(ctx, stored)
 	require.NoError(t, err)
 	assert.False(t, again.Changed)
-	assert.Contains(t, again.Reason, "already carries these values")
+	assert.Contains(t, again.Reason, "already holds")
 	assert.Equal(t, 2, e.last(t).Revision, "no new Helm revision")
 	assert.Empty(t, e.mutatingActions())
 

@@ -37,6 +37,7 @@ type RolloutRestart struct {
 }
 
 type restartSpec struct {
+	Request     RolloutRestart    `json:"request"`
 	Workload    scaling.ObjectRef `json:"workload"`
 	RestartedAt string            `json:"restartedAt"`
 	Replicas    int32             `json:"replicas"`
@@ -50,6 +51,22 @@ type restartSpec struct {
 // PodDisruptionBudgets that cover them. The restart time is fixed in the
 // plan, so applying the plan twice restarts once.
 func (c *Client) PlanRolloutRestart(ctx context.Context, r RolloutRestart) (*scaling.Plan, error) {
+	return c.planRestart(ctx, r, time.Now().UTC().Format(time.RFC3339Nano), nil)
+}
+
+// deriveRestart plans a stored restart again with its own restart time and
+// the spread it showed (pods move between nodes without anything a person
+// approved changing): a template that carries that time already is a no-op.
+func (c *Client) deriveRestart(ctx context.Context, spec *restartSpec) (*scaling.Plan, error) {
+	r := spec.Request
+	if r.Workload == (scaling.ObjectRef{}) {
+		r.Workload = spec.Workload // a plan stored before the request was
+	}
+	return c.planRestart(ctx, r, spec.RestartedAt, spec.SpreadBefore)
+}
+
+// planRestart plans a restart at restartedAt; spread nil reads the pods'.
+func (c *Client) planRestart(ctx context.Context, r RolloutRestart, restartedAt string, spread map[string]int) (*scaling.Plan, error) {
 	if r.Workload.Namespace == "" || r.Workload.Name == "" {
 		return nil, &scaling.InvalidInputError{Field: "RolloutRestart.Workload", Value: r.Workload, Reason: "namespace and name are required"}
 	}
@@ -57,12 +74,13 @@ func (c *Client) PlanRolloutRestart(ctx context.Context, r RolloutRestart) (*sca
 	if err != nil {
 		return nil, err
 	}
-	pods, err := c.kube.CoreV1().Pods(r.Workload.Namespace).List(ctx, metav1.ListOptions{LabelSelector: w.Selector.String()})
-	if err != nil {
-		return nil, fmt.Errorf("listing pods of %s: %w", r.Workload, err)
+	if spread == nil {
+		pods, err := c.kube.CoreV1().Pods(r.Workload.Namespace).List(ctx, metav1.ListOptions{LabelSelector: w.Selector.String()})
+		if err != nil {
+			return nil, fmt.Errorf("listing pods of %s: %w", r.Workload, err)
+		}
+		spread = spreadOf(pods.Items)
 	}
-	spread := spreadOf(pods.Items)
-	restartedAt := time.Now().UTC().Format(time.RFC3339Nano)
 	plan := &scaling.Plan{
 		Version: scaling.PlanVersion, Operation: OpRolloutRestart, Target: r.Workload, CreatedAt: time.Now().UTC(),
 		Summary:     fmt.Sprintf("Replace the %d pods of %s (now on %s).", w.Replicas, r.Workload, spreadString(spread)),
@@ -79,7 +97,14 @@ func (c *Client) PlanRolloutRestart(ctx context.Context, r RolloutRestart) (*sca
 	if err != nil {
 		return nil, err
 	}
-	plan.Spec, err = planspec.Encode(restartSpec{Workload: r.Workload, RestartedAt: restartedAt, Replicas: w.Replicas, SpreadBefore: spread, Causes: causes})
+	obj, err := c.workloadObject(ctx, r.Workload)
+	if err != nil {
+		return nil, err
+	}
+	if obj.restartedAt == restartedAt {
+		plan.NoOp, plan.Steps = true, nil // this restart was applied
+	}
+	plan.Spec, err = planspec.Encode(restartSpec{Request: r, Workload: r.Workload, RestartedAt: restartedAt, Replicas: w.Replicas, SpreadBefore: spread, Causes: causes})
 	if err != nil {
 		return nil, err
 	}
@@ -160,18 +185,7 @@ func (c *Client) workloadObject(ctx context.Context, ref scaling.ObjectRef) (*wo
 }
 
 func (c *Client) applyRestart(ctx context.Context, plan *scaling.Plan, spec *restartSpec) (*scaling.Applied, error) {
-	w, err := getWorkload(ctx, c.kube, spec.Workload)
-	if err != nil {
-		return nil, err
-	}
-	obj, err := c.workloadObject(ctx, spec.Workload)
-	if err != nil {
-		return nil, err
-	}
-	run := opkit.Run{Plan: plan, Progress: c.opts.Progress, Live: scaling.Fingerprint{w.fingerprintKey(): strconv.FormatInt(w.Generation, 10)}}
-	if obj.restartedAt == spec.RestartedAt {
-		run.Holds = "the pod template already carries this plan's restartedAt"
-	}
+	run := opkit.Run{Plan: plan, Progress: c.opts.Progress, Live: plan.Fingerprint}
 	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{"annotations": map[string]string{RestartedAtAnnotation: spec.RestartedAt}}}}})
 	if err != nil {
 		return nil, err

@@ -80,15 +80,17 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 
 var _ scaling.Operator = (*Client)(nil)
 
-// register lists this package's operations and what applies and verifies
-// each (opkit.Ops does the rest).
+// register lists this package's operations: how Apply plans each again
+// from its stored request (a stored plan is checked against that, never
+// trusted), what runs its steps and what verifies it; opkit.Ops does the
+// rest.
 func (c *Client) register() *opkit.Ops {
 	ops := opkit.NewOps("scale", guardKinds, c.opts.VerifyTimeout)
-	opkit.Register(ops, OpReplicas, c.applyReplicas, c.verifyReplicas)
-	opkit.Register(ops, OpDown, c.applyReplicas, c.verifyReplicas)
-	opkit.Register(ops, OpAutoscale, c.applyAutoscale, c.verifyAutoscale)
-	opkit.Register(ops, OpRolloutRestart, c.applyRestart, c.verifyRestart)
-	opkit.Register(ops, OpTemplate, c.applyTemplate, c.verifyTemplate)
+	opkit.Register(ops, OpReplicas, opkit.Op[replicasSpec]{Derive: c.deriveReplicas, Apply: c.applyReplicas, Verify: c.verifyReplicas})
+	opkit.Register(ops, OpDown, opkit.Op[replicasSpec]{Derive: c.deriveReplicas, Apply: c.applyReplicas, Verify: c.verifyReplicas})
+	opkit.Register(ops, OpAutoscale, opkit.Op[autoscaleSpec]{Derive: c.deriveAutoscale, Apply: c.applyAutoscale, Verify: c.verifyAutoscale})
+	opkit.Register(ops, OpRolloutRestart, opkit.Op[restartSpec]{Derive: c.deriveRestart, Apply: c.applyRestart, Verify: c.verifyRestart})
+	opkit.Register(ops, OpTemplate, opkit.Op[templateSpec]{Derive: c.deriveTemplate, Apply: c.applyTemplate, Verify: c.verifyTemplate})
 	return ops
 }
 

@@ -169,6 +169,13 @@ func (c *Client) PlanTemplate(ctx context.Context, t Template) (*scaling.Plan, e
 	plan.Guards = append(plan.Guards, dataGuards(hp.Current, t.To)...)
 	plan.Guards = append(plan.Guards, blast(hp, templateRemoves))
 	plan.Steps = valueSteps(plan.Target, sets, hp.Current, hp.Rendered.Computed)
+	if len(plan.Steps) == 0 && hp.Changed() {
+		// The preset's values hold in the computed values already (chart
+		// defaults), but the release's own values change, as the diff
+		// shows: a plan with a diff carries the step that makes it.
+		plan.Steps = []scaling.Step{{Action: "helm upgrade", Object: plan.Target,
+			Note: "writes the " + t.To.Name + " template's values into the release's own values; the computed values and the pods stay as they are"}}
+	}
 	if s, ok := helmplan.ChartStep(plan.Target, hp); ok {
 		plan.Steps = append(plan.Steps, s)
 	}
@@ -261,19 +268,15 @@ func dataGuards(computed map[string]any, to Preset) []scaling.GuardResult {
 // applyTemplate upgrades the release with the plan's values. The app's
 // generation is compared only when the plan recorded it (no HPA involved:
 // an HPA moves it).
+// deriveTemplate plans a stored Template plan again from its request.
+func (c *Client) deriveTemplate(ctx context.Context, spec *templateSpec) (*scaling.Plan, error) {
+	return c.PlanTemplate(ctx, spec.Request)
+}
+
+// applyTemplate runs a derived Template plan: one upgrade.
 func (c *Client) applyTemplate(ctx context.Context, plan *scaling.Plan, spec *templateSpec) (*scaling.Applied, error) {
 	t := spec.Request
-	rel, err := helmplan.Last(ctx, c.releases, t.Namespace, t.Release)
-	if err != nil {
-		return nil, err
-	}
-	fp := scaling.Fingerprint{helmplan.FingerprintKey(t.Namespace, t.Release): helmplan.Revision(rel.Revision)}
-	if spec.Replicas != nil {
-		if w, err := getWorkload(ctx, c.kube, spec.Replicas.Workload); err == nil {
-			fp[w.fingerprintKey()] = strconv.FormatInt(w.Generation, 10)
-		}
-	}
-	return c.upgrade(ctx, plan, rel, spec.Revision, t.Chart, spec.Values, fp, true, scaling.ObjectRef{}, 0)
+	return c.upgrade(ctx, plan, t.Namespace, t.Release, spec.Revision, t.Chart, spec.Values, scaling.ObjectRef{}, 0)
 }
 
 // verifyTemplate verifies what the template set: the autoscaler when it

@@ -80,3 +80,22 @@ func TestTemplateToLargeAndBadPresets(t *testing.T) {
 	assert.ErrorIs(t, err, scaling.ErrInvalidInput)
 	assert.Equal(t, 1, e.last(t).Revision)
 }
+
+// TestATemplatePlanWithADiffCarriesItsStep: the release runs the chart's
+// defaults, which are the small template's; moving it to small changes
+// only its own values. The plan shows that diff, so it has the upgrade
+// step that makes it, and Apply makes it (issue 11: "the plan has no
+// steps", nothing applied).
+func TestATemplatePlanWithADiffCarriesItsStep(t *testing.T) {
+	e := newFakeEnv(t, map[string]any{})
+	ctx := context.Background()
+	plan, err := e.client.PlanTemplate(ctx, scale.Template{Namespace: ns, Release: release, To: scale.Small})
+	require.NoError(t, err)
+	require.False(t, plan.NoOp)
+	require.NotEmpty(t, plan.Diff)
+	require.NotEmpty(t, plan.Steps, "a plan with a diff carries the steps that make it")
+	applied, err := e.client.Apply(ctx, plan)
+	require.NoError(t, err)
+	assert.True(t, applied.Changed, applied.Reason)
+	assert.Equal(t, 2, e.last(t).Revision)
+}

@@ -36,7 +36,8 @@ func (c *Client) planWorkloadReplicas(ctx context.Context, r Replicas) (*scaling
 		return nil, err
 	}
 	plan.Guards = append(plan.Guards, hpaGuard(limits.hpas, ref, r.Replicas),
-		quotaGuard(r.Namespace, limits.quotas, r.Replicas-live.Replicas, quota.PodRequests(tmpl.template.Spec)))
+		quotaGuard(r.Namespace, limits.quotas, r.Replicas-live.Replicas, quota.PodRequests(tmpl.template.Spec)),
+		capacityGuard(r.Replicas, quota.PodRequests(tmpl.template.Spec), limits))
 	if live.Replicas == r.Replicas {
 		plan.NoOp, plan.Diff = true, ""
 	} else {
@@ -51,14 +52,7 @@ func (c *Client) planWorkloadReplicas(ctx context.Context, r Replicas) (*scaling
 }
 
 func (c *Client) applyWorkloadReplicas(ctx context.Context, plan *scaling.Plan, spec *replicasSpec) (*scaling.Applied, error) {
-	live, err := getWorkload(ctx, c.kube, spec.Workload)
-	if err != nil {
-		return nil, err
-	}
-	run := opkit.Run{Plan: plan, Progress: c.opts.Progress, Live: scaling.Fingerprint{live.fingerprintKey(): strconv.FormatInt(live.Generation, 10)}}
-	if live.Replicas == spec.Request.Replicas {
-		run.Holds = fmt.Sprintf("%s already runs %d replicas", spec.Workload, live.Replicas)
-	}
+	run := opkit.Run{Plan: plan, Progress: c.opts.Progress, Live: plan.Fingerprint}
 	res, err := run.Apply(ctx, func(ctx context.Context, _ int, s scaling.Step) (bool, error) {
 		return true, patchScale(ctx, c.kube, spec.Workload, spec.Request.Replicas)
 	})

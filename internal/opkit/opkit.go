@@ -33,6 +33,12 @@ type Run struct {
 	// does (the pod count an upgrade sets), are not run and report no
 	// progress. Nil means every step acts.
 	Acts func(i int, s scaling.Step) bool
+	// Recheck, when set, runs before every acting step but the first (which
+	// the plan's own check covers) and stops the run with its error: a
+	// multi-step plan evaluates its guards again on the state the earlier
+	// steps left, so a server that died halfway stops a scale-down before
+	// it removes the next one. Its error is the StepError's cause.
+	Recheck func(ctx context.Context) error
 }
 
 // Apply runs the acting steps with step, in the shared order. step reports
@@ -54,11 +60,18 @@ func (r Run) Apply(ctx context.Context, step func(ctx context.Context, i int, s 
 		res.Reason, res.Finished = "the plan has no steps", time.Now()
 		return res, nil
 	}
+	acted := false
 	for i := range plan.Steps {
 		s := plan.Steps[i]
 		if r.Acts != nil && !r.Acts(i, s) {
 			continue
 		}
+		if acted && r.Recheck != nil {
+			if err := r.Recheck(ctx); err != nil {
+				return nil, &scaling.StepError{Operation: plan.Operation, Index: i, Step: s, Done: plan.Steps[:i:i], Err: err}
+			}
+		}
+		acted = true
 		r.Progress.Emit(scaling.Event{Kind: scaling.StepStarted, Operation: plan.Operation, Step: &s, Index: i, Time: time.Now()})
 		stepCtx, cancel := ctx, context.CancelFunc(func() {})
 		if _, ok := ctx.Deadline(); !ok && r.StepTimeout > 0 {

@@ -72,3 +72,30 @@ func TestApplyStopsAtTheFailingStepWithItsTimeout(t *testing.T) {
 	assert.Equal(t, []scaling.Step{{Action: "a"}}, se.Done)
 	assert.Equal(t, []bool{true, true}, deadlines, "each step is bounded, and c never ran")
 }
+
+// TestRecheckStopsARunBetweenSteps: the guards are evaluated again before
+// every step but the first; a refusal stops the run as a StepError whose
+// cause is the refusal, and no later step runs.
+func TestRecheckStopsARunBetweenSteps(t *testing.T) {
+	var ran []string
+	checks := 0
+	refusal := &scaling.GuardBlockedError{Operation: "x.Op", Guards: []scaling.GuardResult{{Name: "health", Outcome: scaling.Block}}}
+	run := Run{Plan: plan("a", "b", "c"), Live: scaling.Fingerprint{"k": "1"}, Recheck: func(context.Context) error {
+		checks++
+		if checks == 2 {
+			return refusal
+		}
+		return nil
+	}}
+	_, err := run.Apply(context.Background(), func(_ context.Context, _ int, s scaling.Step) (bool, error) {
+		ran = append(ran, s.Action)
+		return true, nil
+	})
+	var se *scaling.StepError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 2, se.Index, "refused before step c")
+	assert.Len(t, se.Done, 2)
+	assert.ErrorIs(t, err, scaling.ErrGuardBlocked, "the refusal is reachable")
+	assert.Equal(t, []string{"a", "b"}, ran)
+	assert.Equal(t, 2, checks, "not before the first step")
+}

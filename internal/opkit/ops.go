@@ -2,6 +2,9 @@ package opkit
 
 import (
 	"context"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ironflow/scaling"
@@ -37,26 +40,111 @@ func NewOps(pkg string, kinds Kinds, verifyTimeout time.Duration) *Ops {
 	return &Ops{pkg: pkg, kinds: kinds, verifyTimeout: verifyTimeout, byName: map[string]entry{}}
 }
 
-// Register adds operation name, whose plans carry a spec of type S. apply
-// runs only for a plan no guard blocks; verify runs with the deadline
-// already set and not yet passed. Registering a name twice panics: it is a
+// Op is what one operation registers, for plans whose spec is an S.
+type Op[S any] struct {
+	// Derive plans again from the stored spec's request on live state,
+	// with the operation's own Plan code (read-only). Apply compares its
+	// result with the stored plan and runs the derived one: a stored plan
+	// is never trusted, only checked. Nil skips the re-derivation (an
+	// operation not yet converted): Apply then trusts the spec.
+	Derive func(ctx context.Context, spec *S) (*scaling.Plan, error)
+	// Apply runs a plan no guard blocks whose state still holds; with
+	// Derive set it gets the derived plan and spec.
+	Apply func(ctx context.Context, plan *scaling.Plan, spec *S) (*scaling.Applied, error)
+	// Verify runs with the deadline already set and not yet passed.
+	Verify func(ctx context.Context, plan *scaling.Plan, spec *S) (*scaling.Verification, error)
+}
+
+// Register adds operation name. Registering a name twice panics: it is a
 // programming error in the package, found by its first test.
-func Register[S any](o *Ops, name string,
-	apply func(context.Context, *scaling.Plan, *S) (*scaling.Applied, error),
-	verify func(context.Context, *scaling.Plan, *S) (*scaling.Verification, error),
-) {
+func Register[S any](o *Ops, name string, op Op[S]) {
 	if _, dup := o.byName[name]; dup {
 		panic("opkit: operation " + name + " registered twice")
 	}
 	o.names = append(o.names, name)
 	o.byName[name] = entry{
 		apply: func(ctx context.Context, plan *scaling.Plan) (*scaling.Applied, error) {
-			return planspec.With(plan, func(s *S) (*scaling.Applied, error) { return apply(ctx, plan, s) })
+			return planspec.With(plan, func(s *S) (*scaling.Applied, error) {
+				if op.Derive == nil {
+					return op.Apply(ctx, plan, s)
+				}
+				derived, err := op.Derive(ctx, s)
+				if err != nil {
+					return nil, err
+				}
+				if res, err := Check(plan, derived); res != nil || err != nil {
+					return res, err
+				}
+				return planspec.With(derived, func(ds *S) (*scaling.Applied, error) { return op.Apply(ctx, derived, ds) })
+			})
 		},
 		verify: func(ctx context.Context, plan *scaling.Plan) (*scaling.Verification, error) {
-			return planspec.With(plan, func(s *S) (*scaling.Verification, error) { return verify(ctx, plan, s) })
+			return planspec.With(plan, func(s *S) (*scaling.Verification, error) { return op.Verify(ctx, plan, s) })
 		},
 	}
+}
+
+// Check decides what a stored plan may do, given the plan derived from its
+// request on live state just now, in this order:
+//
+//  1. The derived plan changes nothing: the target state holds (the plan
+//     was applied already, or the cluster got there another way). Applied
+//     says so, Changed false, and nothing is written.
+//  2. The stored plan records no live state: a *scaling.InvalidPlanError.
+//  3. It records other objects than the derived plan reads (a plan
+//     retargeted by hand): a *scaling.PlanMismatchError.
+//  4. Those objects moved since planning: a *scaling.StalePlanError.
+//  5. The stored plan shows or carries anything else than the derived one
+//     (target, summary, steps, diff, spec): a *scaling.PlanMismatchError
+//     naming each difference.
+//  6. A derived guard blocks: a *scaling.GuardBlockedError with the typed
+//     causes, whatever the stored plan's guards say (a stored verdict is
+//     information, never permission).
+//  7. A guard's outcome differs from the one shown (a new warning): a
+//     *scaling.PlanMismatchError.
+//
+// Both nil means: run the derived plan.
+func Check(stored, derived *scaling.Plan) (*scaling.Applied, error) {
+	if derived.NoOp {
+		now := time.Now()
+		return &scaling.Applied{Operation: stored.Operation, Target: derived.Target, Started: now, Finished: now, Fingerprint: derived.Fingerprint,
+			Reason: "the target state already holds: nothing to do"}, nil
+	}
+	if len(stored.Fingerprint) == 0 {
+		return nil, &scaling.InvalidPlanError{Reason: "the plan records no live state (empty fingerprint): nothing to tell a stale plan by"}
+	}
+	mismatch := func(ds []scaling.Difference) error {
+		return &scaling.PlanMismatchError{Operation: stored.Operation, Differences: ds}
+	}
+	if planned, now := keys(stored.Fingerprint), keys(derived.Fingerprint); planned != now {
+		return nil, mismatch([]scaling.Difference{{Field: "fingerprint", Planned: planned, Derived: now}})
+	}
+	if drift := stored.Fingerprint.Compare(derived.Fingerprint); len(drift) > 0 {
+		return nil, &scaling.StalePlanError{Operation: stored.Operation, Drift: drift}
+	}
+	var shown, guards []scaling.Difference
+	for _, d := range Compare(stored, derived) {
+		if d.Field == "guards" || strings.HasPrefix(d.Field, "guard ") {
+			guards = append(guards, d)
+		} else {
+			shown = append(shown, d)
+		}
+	}
+	if len(shown) > 0 {
+		return nil, mismatch(shown)
+	}
+	if err := Blocked(derived); err != nil {
+		return nil, err
+	}
+	if len(guards) > 0 {
+		return nil, mismatch(guards)
+	}
+	return nil, nil
+}
+
+// keys lists what a fingerprint records, sorted.
+func keys(f scaling.Fingerprint) string {
+	return strings.Join(slices.Sorted(maps.Keys(f)), ", ")
 }
 
 // Operations lists the registered operations in registration order.
@@ -104,4 +192,21 @@ func (o *Ops) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verifica
 		return v, nil
 	}
 	return e.verify(ctx, plan)
+}
+
+// Blocked is the refusal of a plan just made (its guards carry their causes
+// in memory) that some guard blocks: a *scaling.GuardBlockedError with the
+// typed causes; nil when no guard blocks.
+func Blocked(p *scaling.Plan) error {
+	guards := p.Blocking()
+	if len(guards) == 0 {
+		return nil
+	}
+	e := &scaling.GuardBlockedError{Operation: p.Operation, Guards: guards}
+	for _, g := range guards {
+		if g.Cause != nil {
+			e.Causes = append(e.Causes, g.Cause)
+		}
+	}
+	return e
 }

@@ -27,19 +27,19 @@ type calls struct{ applied, verified []int }
 
 func testOps(c *calls) *Ops {
 	ops := NewOps("test", Kinds{"size": func() error { return &tooBig{} }}, time.Minute)
-	Register(ops, "test.A", func(_ context.Context, p *scaling.Plan, s *testSpec) (*scaling.Applied, error) {
+	Register(ops, "test.A", Op[testSpec]{Apply: func(_ context.Context, p *scaling.Plan, s *testSpec) (*scaling.Applied, error) {
 		c.applied = append(c.applied, s.N)
 		return &scaling.Applied{Operation: p.Operation}, nil
-	}, func(ctx context.Context, p *scaling.Plan, s *testSpec) (*scaling.Verification, error) {
+	}, Verify: func(ctx context.Context, p *scaling.Plan, s *testSpec) (*scaling.Verification, error) {
 		c.verified = append(c.verified, s.N)
 		_, has := ctx.Deadline()
 		if !has {
 			return nil, errors.New("verify ran without a deadline")
 		}
 		return &scaling.Verification{Operation: p.Operation, Phase: scaling.Succeeded}, nil
-	})
-	Register(ops, "test.B", func(context.Context, *scaling.Plan, *testSpec) (*scaling.Applied, error) { return nil, nil },
-		func(context.Context, *scaling.Plan, *testSpec) (*scaling.Verification, error) { return nil, nil })
+	}})
+	Register(ops, "test.B", Op[testSpec]{Apply: func(context.Context, *scaling.Plan, *testSpec) (*scaling.Applied, error) { return nil, nil },
+		Verify: func(context.Context, *scaling.Plan, *testSpec) (*scaling.Verification, error) { return nil, nil }})
 	return ops
 }
 
@@ -113,6 +113,71 @@ func TestOpsRegisterTwicePanics(t *testing.T) {
 	ops := NewOps("test", nil, time.Minute)
 	noop := func(context.Context, *scaling.Plan, *testSpec) (*scaling.Applied, error) { return nil, nil }
 	noV := func(context.Context, *scaling.Plan, *testSpec) (*scaling.Verification, error) { return nil, nil }
-	Register(ops, "test.A", noop, noV)
-	assert.Panics(t, func() { Register(ops, "test.A", noop, noV) })
+	Register(ops, "test.A", Op[testSpec]{Apply: noop, Verify: noV})
+	assert.Panics(t, func() { Register(ops, "test.A", Op[testSpec]{Apply: noop, Verify: noV}) })
+}
+
+// TestApplyRunsTheDerivedPlanOnlyWhenTheStoredOneMatches: Apply re-plans
+// from the stored request and decides from that plan, in Check's order.
+func TestApplyRunsTheDerivedPlanOnlyWhenTheStoredOneMatches(t *testing.T) {
+	ctx := context.Background()
+	var derived *scaling.Plan
+	var ran []*scaling.Plan
+	ops := NewOps("test", nil, time.Minute)
+	Register(ops, "test.A", Op[testSpec]{
+		Derive: func(context.Context, *testSpec) (*scaling.Plan, error) { return derived, nil },
+		Apply: func(_ context.Context, p *scaling.Plan, _ *testSpec) (*scaling.Applied, error) {
+			ran = append(ran, p)
+			return &scaling.Applied{Changed: true}, nil
+		},
+		Verify: func(context.Context, *scaling.Plan, *testSpec) (*scaling.Verification, error) { return nil, nil },
+	})
+	honest := func() *scaling.Plan {
+		p := specPlan(t, "test.A", testSpec{N: 5})
+		p.Fingerprint = scaling.Fingerprint{"rev": "1"}
+		p.Steps = []scaling.Step{{Action: "set", Before: "3", After: "5"}}
+		p.Summary = "3 -> 5"
+		return p
+	}
+
+	derived = honest()
+	res, err := ops.Apply(ctx, honest())
+	require.NoError(t, err)
+	assert.True(t, res.Changed)
+	require.Len(t, ran, 1)
+	assert.Same(t, derived, ran[0], "the derived plan runs, not the stored one")
+
+	ran = nil
+	derived = honest()
+	derived.NoOp, derived.Steps = true, nil
+	res, err = ops.Apply(ctx, honest())
+	require.NoError(t, err)
+	assert.False(t, res.Changed, "the target holds: an applied plan applied again changes nothing")
+
+	derived = honest()
+	derived.Guards = []scaling.GuardResult{{Name: "size", Outcome: scaling.Block, Reason: "now too big", Cause: &tooBig{N: 9}}}
+	_, err = ops.Apply(ctx, honest())
+	var cause *tooBig
+	require.ErrorAs(t, err, &cause, "a guard that blocks now blocks, whatever the stored plan says")
+	assert.ErrorIs(t, err, scaling.ErrGuardBlocked)
+
+	derived = honest()
+	empty := honest()
+	empty.Fingerprint = scaling.Fingerprint{}
+	_, err = ops.Apply(ctx, empty)
+	assert.ErrorIs(t, err, scaling.ErrInvalidPlan, "an emptied fingerprint is invalid, not nothing to compare")
+
+	derived = honest()
+	derived.Fingerprint = scaling.Fingerprint{"rev": "2"}
+	_, err = ops.Apply(ctx, honest())
+	assert.ErrorIs(t, err, scaling.ErrStalePlan)
+
+	derived = honest()
+	edited := honest()
+	edited.Spec = json.RawMessage(`{"n":50}`)
+	_, err = ops.Apply(ctx, edited)
+	var mismatch *scaling.PlanMismatchError
+	require.ErrorAs(t, err, &mismatch)
+	assert.Equal(t, "spec.n", mismatch.Differences[0].Field)
+	assert.Empty(t, ran, "nothing ran for a refused plan")
 }

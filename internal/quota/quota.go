@@ -94,3 +94,83 @@ func Fit(quotas []corev1.ResourceQuota, extra int32, perPod corev1.ResourceList)
 	}
 	return out
 }
+
+// Capacity is what the schedulable nodes of a cluster offer pods in all:
+// the sum of their allocatable cpu, memory and pods, and the largest single
+// node's, since one pod must fit on one node.
+type Capacity struct {
+	// Listed counts every node read; Nodes the schedulable ones.
+	Listed  int
+	Nodes   int
+	Total   corev1.ResourceList
+	Largest corev1.ResourceList
+}
+
+// NodeCapacity sums the allocatable resources of the nodes a new pod can
+// land on: Ready, not cordoned. Taints are not judged here (tolerations are
+// the pod's business), so the figure is an upper bound.
+func NodeCapacity(nodes []corev1.Node) Capacity {
+	c := Capacity{Listed: len(nodes), Total: corev1.ResourceList{}, Largest: corev1.ResourceList{}}
+	for _, n := range nodes {
+		if n.Spec.Unschedulable || !ready(n) {
+			continue
+		}
+		c.Nodes++
+		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourcePods} {
+			q, ok := n.Status.Allocatable[r]
+			if !ok {
+				continue
+			}
+			sum := c.Total[r]
+			sum.Add(q)
+			c.Total[r] = sum
+			if cur, ok := c.Largest[r]; !ok || q.Cmp(cur) > 0 {
+				c.Largest[r] = q.DeepCopy()
+			}
+		}
+	}
+	return c
+}
+
+func ready(n corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// Exceeds names what pods pods each asking perPod (PodRequests' keys) need
+// beyond the capacity: in all ("Total") or on one node ("Largest"), by
+// resource. None means the cluster could hold them if it were empty; what
+// other pods already use is not counted, so passing is necessary, not
+// sufficient.
+func (c Capacity) Exceeds(pods int64, perPod corev1.ResourceList) []Shortfall {
+	var out []Shortfall
+	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		one, ok := perPod[corev1.ResourceName("requests."+string(r))]
+		if !ok || one.IsZero() {
+			continue
+		}
+		if largest := c.Largest[r]; one.Cmp(largest) > 0 {
+			out = append(out, Shortfall{Quota: "Largest", Resource: r, Pods: 1, Need: one, Left: largest, Hard: largest})
+		}
+		need := scaled(one, pods)
+		if total := c.Total[r]; need.Cmp(total) > 0 {
+			out = append(out, Shortfall{Quota: "Total", Resource: r, Pods: int32(min(pods, 1<<31-1)), Need: need, Left: total, Hard: total})
+		}
+	}
+	if total, ok := c.Total[corev1.ResourcePods]; ok && total.CmpInt64(pods) < 0 {
+		out = append(out, Shortfall{Quota: "Total", Resource: corev1.ResourcePods, Pods: int32(min(pods, 1<<31-1)), Need: *resource.NewQuantity(pods, resource.DecimalSI), Left: total, Hard: total})
+	}
+	return out
+}
+
+// scaled is q x n. Quantity's Mul moves to arbitrary precision when int64
+// overflows, so 2^31 pods of a few GiB each are counted exactly.
+func scaled(q resource.Quantity, n int64) resource.Quantity {
+	out := q.DeepCopy()
+	out.Mul(n)
+	return out
+}

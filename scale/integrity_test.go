@@ -1,0 +1,168 @@
+package scale_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/scale"
+)
+
+// stored is a plan as an approval system keeps it: JSON, edited by fn.
+func stored(t *testing.T, plan *scaling.Plan, fn func(m map[string]any)) *scaling.Plan {
+	t.Helper()
+	raw, err := json.Marshal(plan)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(raw, &m))
+	fn(m)
+	raw, err = json.Marshal(m)
+	require.NoError(t, err)
+	p, err := scaling.Decode(raw)
+	require.NoError(t, err)
+	return p
+}
+
+func spec(m map[string]any) map[string]any    { return m["spec"].(map[string]any) }
+func request(m map[string]any) map[string]any { return spec(m)["request"].(map[string]any) }
+
+// TestEditedPlansAreRefusedAndWriteNothing: what was approved is what runs.
+// Each edit of a stored 3 -> 5 plan ends in a typed refusal, the release
+// keeps its revision and the clientset sees no write.
+func TestEditedPlansAreRefusedAndWriteNothing(t *testing.T) {
+	for name, c := range map[string]struct {
+		edit func(m map[string]any)
+		want error
+	}{
+		"spec replicas 5 -> 50, display untouched": {func(m map[string]any) { request(m)["replicas"] = 50 }, scaling.ErrPlanMismatch},
+		"spec values inject an image": {func(m map[string]any) {
+			spec(m)["values"].(map[string]any)["image"] = map[string]any{"repository": "evil.example/backdoor", "tag": "latest"}
+		}, scaling.ErrPlanMismatch},
+		"steps say 50": {func(m map[string]any) {
+			m["steps"].([]any)[0].(map[string]any)["after"] = "50"
+		}, scaling.ErrPlanMismatch},
+		"summary edited":  {func(m map[string]any) { m["summary"] = "Scale to 3 (nothing to see)" }, scaling.ErrPlanMismatch},
+		"target edited":   {func(m map[string]any) { m["target"].(map[string]any)["name"] = "other" }, scaling.ErrPlanMismatch},
+		"steps null":      {func(m map[string]any) { m["steps"] = nil }, scaling.ErrPlanMismatch},
+		"steps empty":     {func(m map[string]any) { m["steps"] = []any{} }, scaling.ErrPlanMismatch},
+		"steps shortened": {func(m map[string]any) { m["steps"] = m["steps"].([]any)[:1] }, scaling.ErrPlanMismatch},
+		"diff edited": {func(m map[string]any) {
+			m["diff"] = "values:\n-  replicaCount: 3\n+  replicaCount: 4\n"
+		}, scaling.ErrPlanMismatch},
+		"fingerprint emptied": {func(m map[string]any) { m["fingerprint"] = map[string]any{} }, scaling.ErrInvalidPlan},
+		"request replicas -1": {func(m map[string]any) { request(m)["replicas"] = -1 }, scaling.ErrInvalidInput},
+		"request retargeted to another namespace, fingerprint to match": {func(m map[string]any) {
+			request(m)["namespace"] = "staging"
+			fp := map[string]any{}
+			for k, v := range m["fingerprint"].(map[string]any) {
+				fp[k+"x"] = v
+			}
+			m["fingerprint"] = fp
+		}, scaling.ErrNotFound},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newFakeEnv(t, clustered(3))
+			ctx := context.Background()
+			plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 5})
+			require.NoError(t, err)
+			require.Empty(t, plan.Blocking())
+			e.kube.ClearActions()
+
+			_, err = e.client.Apply(ctx, stored(t, plan, c.edit))
+			require.ErrorIs(t, err, c.want)
+			assert.Empty(t, e.mutatingActions(), "nothing written")
+			assert.Equal(t, 1, e.last(t).Revision, "the release was not upgraded")
+
+			_, err = e.client.Apply(ctx, stored(t, plan, func(map[string]any) {}))
+			require.NoError(t, err, "the plan as approved still applies")
+			assert.Equal(t, 2, e.last(t).Revision)
+		})
+	}
+}
+
+// TestAMismatchSaysWhatDiffers: the refusal names the edited field with
+// both values, so a person sees what was tampered with.
+func TestAMismatchSaysWhatDiffers(t *testing.T) {
+	e := newFakeEnv(t, clustered(3))
+	ctx := context.Background()
+	plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 5})
+	require.NoError(t, err)
+	_, err = e.client.Apply(ctx, stored(t, plan, func(m map[string]any) { request(m)["replicas"] = 50 }))
+	var mismatch *scaling.PlanMismatchError
+	require.ErrorAs(t, err, &mismatch)
+	fields := map[string]scaling.Difference{}
+	for _, d := range mismatch.Differences {
+		fields[d.Field] = d
+	}
+	assert.Contains(t, fields, "summary")
+	assert.Contains(t, fields["steps[0]"].Derived, "-> 50", "what the request would do now")
+	assert.Contains(t, fields["steps[0]"].Planned, "-> 5", "what the person approved")
+}
+
+// TestAGuardEditedToPassStillBlocks: a stored verdict is information,
+// never permission; and a guard whose state changed after planning blocks
+// at Apply (a quota created since).
+func TestAGuardEditedToPassStillBlocks(t *testing.T) {
+	e := newFakeEnv(t, clustered(3))
+	ctx := context.Background()
+	plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 5})
+	require.NoError(t, err)
+	require.Empty(t, plan.Blocking())
+
+	_, err = e.kube.CoreV1().ResourceQuotas(ns).Create(ctx, &corev1.ResourceQuota{
+		ObjectMeta: metav1.ObjectMeta{Name: "pods"},
+		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("4")}},
+		Status: corev1.ResourceQuotaStatus{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("4")},
+			Used: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("3")}},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	e.kube.ClearActions()
+
+	_, err = e.client.Apply(ctx, plan)
+	var quota *scale.QuotaError
+	require.ErrorAs(t, err, &quota, "the quota created after planning blocks the apply")
+	assert.ErrorIs(t, err, scaling.ErrGuardBlocked)
+	assert.Empty(t, e.mutatingActions())
+
+	blocked, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 5})
+	require.NoError(t, err)
+	require.NotEmpty(t, blocked.Blocking())
+	_, err = e.client.Apply(ctx, stored(t, blocked, func(m map[string]any) {
+		for _, g := range m["guards"].([]any) {
+			g.(map[string]any)["outcome"] = "pass"
+		}
+	}))
+	require.ErrorAs(t, err, &quota, "a blocked plan with its guards edited to pass")
+	assert.Empty(t, e.mutatingActions())
+	assert.Equal(t, 1, e.last(t).Revision)
+}
+
+// TestARetargetedRestartIsRefused: a restart plan pointed at another
+// workload restarts nothing.
+func TestARetargetedRestartIsRefused(t *testing.T) {
+	e := newFakeEnv(t, clustered(3))
+	ctx := context.Background()
+	ref := scaling.ObjectRef{Kind: "Deployment", Namespace: ns, Name: release}
+	plan, err := e.client.PlanRolloutRestart(ctx, scale.RolloutRestart{Workload: ref})
+	require.NoError(t, err)
+	other, err := e.kube.AppsV1().Deployments(ns).Get(ctx, release, metav1.GetOptions{})
+	require.NoError(t, err)
+	other.ObjectMeta = metav1.ObjectMeta{Name: "billing", Namespace: ns, Generation: 1}
+	_, err = e.kube.AppsV1().Deployments(ns).Create(ctx, other, metav1.CreateOptions{})
+	require.NoError(t, err)
+	e.kube.ClearActions()
+
+	_, err = e.client.Apply(ctx, stored(t, plan, func(m map[string]any) {
+		spec(m)["request"].(map[string]any)["workload"].(map[string]any)["name"] = "billing"
+		spec(m)["workload"].(map[string]any)["name"] = "billing"
+	}))
+	assert.ErrorIs(t, err, scaling.ErrPlanMismatch)
+	assert.Empty(t, e.mutatingActions(), "billing was not restarted")
+}
