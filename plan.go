@@ -230,8 +230,9 @@ type Applied struct {
 	Changed bool `json:"changed"`
 	// Reason says why nothing was written when Changed is false.
 	Reason string `json:"reason,omitempty"`
-	// Fingerprint is the live state right after Apply (new Helm revision,
-	// new generation).
+	// Fingerprint is what Apply knows of the live state afterwards without
+	// reading it again: the new Helm revision it wrote, or, when nothing
+	// was written, the state it found.
 	Fingerprint Fingerprint `json:"fingerprint,omitempty"`
 	Started     time.Time   `json:"started"`
 	Finished    time.Time   `json:"finished"`

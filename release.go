@@ -27,11 +27,12 @@ type Release struct {
 	Manifest string `json:"manifest,omitempty"`
 }
 
-// Pending reports whether the release is in a pending-* status, in which
-// Helm refuses any upgrade.
+// Pending reports whether another operation is at work on the release (a
+// pending-* status, or an uninstall in progress), in which Helm refuses any
+// upgrade.
 func (r *Release) Pending() bool {
 	switch r.Status {
-	case "pending-install", "pending-upgrade", "pending-rollback":
+	case "pending-install", "pending-upgrade", "pending-rollback", "uninstalling":
 		return true
 	}
 	return false

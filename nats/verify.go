@@ -180,8 +180,17 @@ func (c *Client) watchCluster(ctx context.Context, t target, extra ...await.Sour
 func statefulSetState(s cache.Store) (string, *appsv1.StatefulSet) {
 	for _, o := range await.List[*appsv1.StatefulSet](s) {
 		summary := fmt.Sprintf("%d replicas, %d ready", deref(o.Spec.Replicas), o.Status.ReadyReplicas)
-		if o.Status.UpdatedReplicas < deref(o.Spec.Replicas) {
+		// Succeeded means the rollout is over: the controller has seen the
+		// newest spec and every pod runs the update revision (issue 11: a
+		// Verify said Succeeded at 4 of 5 pods rolled, and the fifth then
+		// restarted under the caller's next request).
+		switch {
+		case o.Status.ObservedGeneration < o.Generation:
+			summary += ", spec not yet observed"
+		case o.Status.UpdatedReplicas < deref(o.Spec.Replicas):
 			summary += fmt.Sprintf(", %d updated", o.Status.UpdatedReplicas)
+		case o.Status.UpdateRevision != "" && o.Status.CurrentRevision != o.Status.UpdateRevision:
+			summary += ", rolling to " + o.Status.UpdateRevision
 		}
 		return summary, o
 	}

@@ -33,7 +33,7 @@ func (c *Client) upgrade(ctx context.Context, plan *scaling.Plan, namespace, rel
 	if err != nil || upgraded == nil {
 		return res, err
 	}
-	res.Fingerprint[helmplan.FingerprintKey(namespace, release)] = helmplan.Revision(upgraded.Revision)
+	res.Fingerprint = scaling.Fingerprint{helmplan.FingerprintKey(namespace, release): helmplan.Revision(upgraded.Revision)}
 	return res, nil
 }
 

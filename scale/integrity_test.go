@@ -166,3 +166,17 @@ func TestARetargetedRestartIsRefused(t *testing.T) {
 	assert.ErrorIs(t, err, scaling.ErrPlanMismatch)
 	assert.Empty(t, e.mutatingActions(), "billing was not restarted")
 }
+
+// TestNonDeployedReleasesAreTypedAtPlan: a release being uninstalled, or
+// uninstalled with its history kept, is refused by Plan with a typed error
+// (issue 11: it planned fine and Apply failed untyped with "has no
+// deployed releases").
+func TestNonDeployedReleasesAreTypedAtPlan(t *testing.T) {
+	for status, want := range map[string]error{"uninstalling": scaling.ErrReleasePending, "uninstalled": scaling.ErrNotFound, "pending-upgrade": scaling.ErrReleasePending} {
+		e := newFakeEnv(t, clustered(3))
+		require.NoError(t, e.releases.SetStatus(ns, release, status))
+		_, err := e.client.PlanReplicas(context.Background(), scale.Replicas{Namespace: ns, Release: release, Replicas: 5})
+		assert.ErrorIs(t, err, want, status)
+		assert.Empty(t, e.mutatingActions(), status)
+	}
+}

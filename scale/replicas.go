@@ -368,15 +368,10 @@ func (c *Client) applyReplicas(ctx context.Context, plan *scaling.Plan, spec *re
 	if r.Workload != nil {
 		return c.applyWorkloadReplicas(ctx, plan, spec)
 	}
-	res, err := c.upgrade(ctx, plan, r.Namespace, r.Release, spec.Revision, r.Chart, spec.Values, spec.Workload, r.Replicas)
-	if err != nil || !res.Changed {
-		return res, err
-	}
-	if after, err := getWorkload(ctx, c.kube, spec.Workload); err == nil {
-		res.Fingerprint[after.fingerprintKey()] = strconv.FormatInt(after.Generation, 10)
-	}
-	res.Finished = time.Now()
-	return res, nil
+	// Applied.Fingerprint carries the new revision; the workload's new
+	// generation is not read back (a request for nothing the caller needs:
+	// Verify watches the workload anyway).
+	return c.upgrade(ctx, plan, r.Namespace, r.Release, spec.Revision, r.Chart, spec.Values, spec.Workload, r.Replicas)
 }
 
 // verifyReplicas watches the workload, its pods and ReplicaSets until the

@@ -59,8 +59,6 @@ func (c *Client) applyWorkloadReplicas(ctx context.Context, plan *scaling.Plan, 
 	if err != nil || !res.Changed {
 		return res, err
 	}
-	if after, err := getWorkload(ctx, c.kube, spec.Workload); err == nil {
-		res.Fingerprint[after.fingerprintKey()] = strconv.FormatInt(after.Generation, 10)
-	}
+	res.Fingerprint = nil // the scale subresource's answer is not the workload's generation
 	return res, nil
 }

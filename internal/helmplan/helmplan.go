@@ -82,6 +82,11 @@ func Last(ctx context.Context, releases scaling.Releases, namespace, name string
 	if rel.Pending() {
 		return nil, &scaling.ReleasePendingError{Namespace: namespace, Release: name, Status: rel.Status, Revision: rel.Revision}
 	}
+	if rel.Status == "uninstalled" {
+		// `helm uninstall --keep-history`: the records stay, the release
+		// does not; there is nothing to upgrade.
+		return nil, &scaling.NotFoundError{Object: Ref(namespace, name), Detail: fmt.Sprintf("uninstalled at revision %d (its history was kept): install it again", rel.Revision)}
+	}
 	return rel, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +46,14 @@ type Client struct {
 	// them again on every upgrade).
 	capabilities func() (*chartutil.Capabilities, error)
 	settings     *cli.EnvSettings
+	// lock, when set, serialises the calls on one namespace: Helm's memory
+	// driver hands out the releases it stores, which an upgrade then
+	// edits (the previous revision's status), so concurrent calls on it
+	// would race. A real cluster's storage needs none: Helm's create of a
+	// revision is the lock there.
+	lock func(namespace string) (unlock func())
+	// renders remembers this Client's recent renders (renderCache).
+	renders renderCache
 
 	regOnce sync.Once
 	reg     *registry.Client
@@ -106,18 +115,36 @@ func New(cfg *rest.Config, kube kubernetes.Interface) *Client {
 // applies go nowhere (Helm's own test fixture). It renders real charts and
 // keeps real revision history: what unit tests need from Helm.
 func NewMemory() *Client {
-	mem := driver.NewMemory()
-	store := storage.Init(mem)
-	var mu sync.Mutex
+	var (
+		mu      sync.Mutex
+		drivers = map[string]*driver.Memory{}
+		locks   = map[string]*sync.Mutex{}
+	)
+	// One driver per namespace: the driver's namespace is a field that
+	// every call reads, so one driver shared by two namespaces answers one
+	// namespace's query with the other's release.
+	get := func(ns string) (*driver.Memory, *sync.Mutex) {
+		mu.Lock()
+		defer mu.Unlock()
+		if drivers[ns] == nil {
+			d := driver.NewMemory()
+			d.SetNamespace(ns)
+			drivers[ns], locks[ns] = d, &sync.Mutex{}
+		}
+		return drivers[ns], locks[ns]
+	}
 	return &Client{
 		settings:     cli.New(),
 		capabilities: func() (*chartutil.Capabilities, error) { return chartutil.DefaultCapabilities, nil },
+		lock: func(ns string) func() {
+			_, l := get(ns)
+			l.Lock()
+			return l.Unlock
+		},
 		config: func(ns string) (*action.Configuration, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			mem.SetNamespace(ns)
+			d, _ := get(ns)
 			return &action.Configuration{
-				Releases:       store,
+				Releases:       storage.Init(d),
 				KubeClient:     &kubefake.FailingKubeClient{PrintingKubeClient: kubefake.PrintingKubeClient{Out: io.Discard}},
 				Capabilities:   chartutil.DefaultCapabilities,
 				Log:            discard,
@@ -125,6 +152,14 @@ func NewMemory() *Client {
 			}, nil
 		},
 	}
+}
+
+// locked takes the namespace's lock when the Client has one.
+func (c *Client) locked(namespace string) func() {
+	if c.lock == nil {
+		return func() {}
+	}
+	return c.lock(namespace)
 }
 
 // onceCapabilities reads the cluster's capabilities the way Helm's
@@ -166,6 +201,7 @@ func discard(string, ...any) {}
 // of the release's records); the Render and Upgrade calls after it use
 // what it read.
 func (c *Client) Last(_ context.Context, namespace, name string) (*scaling.Release, error) {
+	defer c.locked(namespace)()
 	cfg, err := c.config(namespace)
 	if err != nil {
 		return nil, err
@@ -187,6 +223,7 @@ func (c *Client) Last(_ context.Context, namespace, name string) (*scaling.Relea
 // validation, value coalescing, manifest order and hook split as the real
 // upgrade, with the cluster's capabilities, and no object sent anywhere.
 func (c *Client) Render(ctx context.Context, namespace, name string, revision int, src scaling.ChartSource, vals map[string]any) (*scaling.Release, error) {
+	defer c.locked(namespace)()
 	cfg, prev, err := c.revision(namespace, name, revision)
 	if err != nil {
 		return nil, err
@@ -194,6 +231,10 @@ func (c *Client) Render(ctx context.Context, namespace, name string, revision in
 	ch, digest, err := c.load(namespace, name, src, prev)
 	if err != nil {
 		return nil, err
+	}
+	key, cacheable := renderKey(namespace, name, prev, digest, vals)
+	if out, ok := c.renders.get(key); cacheable && ok {
+		return out, nil
 	}
 	caps, err := c.capabilities()
 	if err != nil {
@@ -220,12 +261,16 @@ func (c *Client) Render(ctx context.Context, namespace, name string, revision in
 		return nil, err
 	}
 	out.Revision, out.Status, out.ChartDigest = 0, "rendered", digest
+	if cacheable {
+		c.renders.put(key, out)
+	}
 	return out, nil
 }
 
 // Upgrade implements scaling.Releases with ResetValues: values are the
 // complete user values, and nothing is merged from earlier revisions.
 func (c *Client) Upgrade(ctx context.Context, namespace, name string, revision int, src scaling.ChartSource, vals map[string]any) (*scaling.Release, error) {
+	defer c.locked(namespace)()
 	cfg, prev, err := c.revision(namespace, name, revision)
 	if err != nil {
 		return nil, err
@@ -237,15 +282,30 @@ func (c *Client) Upgrade(ctx context.Context, namespace, name string, revision i
 	if cfg.Capabilities, err = c.capabilities(); err != nil {
 		return nil, err
 	}
+	last, err := cfg.Releases.Last(name)
+	if err != nil {
+		return nil, notFoundOr(err, namespace, name)
+	}
+	// An upgrade is made from the revision its values were computed on: a
+	// newer one means another writer got there first (a concurrent Apply of
+	// the same plan), and upgrading anyway would add a revision nobody
+	// planned. Helm's create of the next revision closes the window left
+	// between this read and the write (lostRace).
+	if last.Version != revision {
+		return nil, staleRevision(namespace, name, revision, strconv.Itoa(last.Version))
+	}
 	// Only the deployed revision's objects are known to be as its manifest
 	// says (a failed upgrade may have changed some of them): after a
 	// failure, every object goes through Helm's full three-way update.
 	if kc, ok := cfg.KubeClient.(*kubeClient); ok {
-		last, err := cfg.Releases.Last(name)
-		if err != nil {
-			return nil, notFoundOr(err, namespace, name)
-		}
 		kc.fullUpdate = last.Info == nil || last.Info.Status != release.StatusDeployed
+		if !kc.fullUpdate && prev != nil {
+			// Helm validates the new manifest before it builds the deployed
+			// one: know the deployed objects from the start.
+			if kc.original, err = kc.Client.Build(strings.NewReader(prev.Manifest), false); err != nil {
+				return nil, fmt.Errorf("helm upgrade %s/%s: reading the deployed manifest: %w", namespace, name, err)
+			}
+		}
 	}
 	up := action.NewUpgrade(cfg)
 	up.Namespace = namespace
@@ -253,9 +313,37 @@ func (c *Client) Upgrade(ctx context.Context, namespace, name string, revision i
 	up.MaxHistory = 10
 	rel, err := up.RunWithContext(ctx, name, ch, values.Copy(vals))
 	if err != nil {
-		return nil, fmt.Errorf("helm upgrade %s/%s: %w", namespace, name, err)
+		return nil, lostRace(err, namespace, name, revision, last)
 	}
 	return convert(rel)
+}
+
+// staleRevision is the refusal of an upgrade from a revision that is no
+// longer the newest.
+func staleRevision(namespace, name string, planned int, live string) error {
+	return &scaling.StalePlanError{Operation: "helm upgrade " + namespace + "/" + name, Drift: []scaling.Drift{{
+		Key:     scaling.FingerprintKey(scaling.ObjectRef{Kind: "HelmRelease", Namespace: namespace, Name: name}, scaling.AspectRevision),
+		Planned: strconv.Itoa(planned), Live: live}}}
+}
+
+// lostRace types the errors of an upgrade that lost to another writer
+// between its read and its write: Helm's create of a revision that exists
+// already is a stale plan; "another operation is in progress" and a release
+// whose deployed revision went away (an uninstall in progress) are a
+// pending release. Anything else is wrapped as it is.
+func lostRace(err error, namespace, name string, revision int, last *release.Release) error {
+	status := ""
+	if last.Info != nil {
+		status = string(last.Info.Status)
+	}
+	switch {
+	case errors.Is(err, driver.ErrReleaseExists):
+		return fmt.Errorf("helm upgrade %s/%s: %w", namespace, name, staleRevision(namespace, name, revision, "written by a concurrent upgrade"))
+	case strings.Contains(err.Error(), "another operation (install/upgrade/rollback) is in progress"),
+		errors.Is(err, driver.ErrNoDeployedReleases):
+		return fmt.Errorf("helm upgrade %s/%s: %v: %w", namespace, name, err, &scaling.ReleasePendingError{Namespace: namespace, Release: name, Status: status, Revision: last.Version})
+	}
+	return fmt.Errorf("helm upgrade %s/%s: %w", namespace, name, err)
 }
 
 // load returns a chart to render or upgrade with, loaded fresh on every
@@ -354,6 +442,7 @@ func chartID(ch *chart.Chart) string {
 // scaling.Releases (the operations never install); tests and the demo use it
 // to put a release in place. wait makes Helm wait for the workloads.
 func (c *Client) Install(ctx context.Context, namespace, name, chartPath string, vals map[string]any, wait time.Duration) (*scaling.Release, error) {
+	defer c.locked(namespace)()
 	cfg, err := c.config(namespace)
 	if err != nil {
 		return nil, err
@@ -382,6 +471,7 @@ func (c *Client) Install(ctx context.Context, namespace, name, chartPath string,
 // that the records Upgrade writes are the ones Helm's history and rollback
 // work from.
 func (c *Client) Rollback(ctx context.Context, namespace, name string, revision int) error {
+	defer c.locked(namespace)()
 	cfg, err := c.config(namespace)
 	if err != nil {
 		return err
@@ -407,6 +497,7 @@ func (c *Client) Rollback(ctx context.Context, namespace, name string, revision 
 // to leave a release stuck in pending-upgrade the way an interrupted
 // `helm upgrade` does.
 func (c *Client) SetStatus(namespace, name, status string) error {
+	defer c.locked(namespace)()
 	cfg, err := c.config(namespace)
 	if err != nil {
 		return err

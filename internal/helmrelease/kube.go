@@ -1,8 +1,11 @@
 package helmrelease
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"sync"
 
 	helmkube "helm.sh/helm/v3/pkg/kube"
@@ -29,7 +32,9 @@ import (
 //     server before it writes anything, so an unreachable server still
 //     fails the action before any write);
 //   - Build validates through a Validator whose field-validation answers are
-//     cached per cluster (factory);
+//     cached per cluster (factory), and only the target's objects that the
+//     deployed revision did not render the same way (the others were
+//     accepted by the server at the last upgrade, and are not sent);
 //   - Update leaves alone the objects the upgrade does not change (see
 //     Update), unless fullUpdate is set.
 type kubeClient struct {
@@ -39,6 +44,9 @@ type kubeClient struct {
 	// read and three-way patched. Set when the newest revision is not the
 	// deployed one (a failed upgrade may have left objects anywhere).
 	fullUpdate bool
+	// original is the deployed revision's objects, as the upgrade built
+	// them (unvalidated) before the target.
+	original helmkube.ResourceList
 }
 
 func newKubeClient(g *restGetter, namespace string) *kubeClient {
@@ -47,6 +55,50 @@ func newKubeClient(g *restGetter, namespace string) *kubeClient {
 	kc.Log = discard
 	kc.Factory = &factory{Factory: cmdutil.NewFactory(g), disco: g.disco}
 	return &kubeClient{Client: kc, disco: g.disco}
+}
+
+// Build implements helmkube.Interface. Helm's upgrade builds the deployed
+// manifest (without validation) and then the target (with it); the
+// target's objects that render as the deployed ones did are not validated
+// again: Update does not send them. On a release whose objects are all of
+// Kubernetes' own kinds that costs no request; a CRD's kind changed by the
+// upgrade is validated as Helm validates it.
+func (k *kubeClient) Build(r io.Reader, validate bool) (helmkube.ResourceList, error) {
+	if !validate {
+		list, err := k.Client.Build(r, false)
+		if err == nil {
+			k.original = list
+		}
+		return list, err
+	}
+	if k.fullUpdate || k.original == nil {
+		return k.Client.Build(r, true)
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	list, err := k.Client.Build(bytes.NewReader(data), false)
+	if err != nil {
+		return nil, err
+	}
+	var changed []string
+	for _, info := range list {
+		if o := k.original.Get(info); o != nil && sameRendered(o, info) {
+			continue
+		}
+		y, err := yaml.Marshal(info.Object)
+		if err != nil {
+			return nil, err
+		}
+		changed = append(changed, string(y))
+	}
+	if len(changed) > 0 {
+		if _, err := k.Client.Build(strings.NewReader(strings.Join(changed, "\n---\n")), true); err != nil {
+			return nil, err
+		}
+	}
+	return list, nil
 }
 
 // IsReachable implements helmkube.Interface with the cached server version.
