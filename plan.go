@@ -41,6 +41,9 @@ type Plan struct {
 	Spec json.RawMessage `json:"spec"`
 	// CreatedAt is when the plan was made.
 	CreatedAt time.Time `json:"createdAt"`
+	// Signatures are approvals of the plan's Digest (Sign); a client given
+	// a Verifier applies only plans one of whose signatures verifies.
+	Signatures []Signature `json:"signatures,omitempty"`
 }
 
 // ObjectRef names a Kubernetes object or another addressable thing (a Helm

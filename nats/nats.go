@@ -67,6 +67,10 @@ type Options struct {
 	// SettleTimeout bounds the wait between two steps for the guards to
 	// pass again (DefaultSettleTimeout).
 	SettleTimeout time.Duration
+	// Verifier, when set, makes Apply refuse any plan none of whose
+	// signatures verifies with it (*scaling.SignatureError), before a
+	// request: only plans an approval system signed (Plan.Sign) run.
+	Verifier scaling.Verifier
 	// Chart is where every Helm write takes the chart from, as `helm
 	// upgrade RELEASE CHART` does; a request's own Chart overrides it. The
 	// zero value reuses the chart stored with the release, which works only
@@ -133,6 +137,7 @@ var _ scaling.Operator = (*Client)(nil)
 // rest.
 func (c *Client) register() *opkit.Ops {
 	ops := opkit.NewOps("nats", guardKinds, c.opts.VerifyTimeout)
+	ops.RequireSignatures(c.opts.Verifier)
 	opkit.Register(ops, OpScaleCluster, opkit.Op[scaleClusterSpec]{Derive: c.deriveScaleCluster, Apply: c.applyScaleCluster, Verify: c.verifyScaleCluster})
 	opkit.Register(ops, OpExpandStorage, opkit.Op[expandSpec]{Derive: c.deriveExpandStorage, Apply: c.applyExpandStorage, Verify: c.verifyExpandStorage})
 	return ops

@@ -30,7 +30,7 @@ type fakeEnv struct {
 	client   *scale.Client
 }
 
-func newFakeEnv(t *testing.T, vals map[string]any) *fakeEnv {
+func newFakeEnv(t testing.TB, vals map[string]any) *fakeEnv {
 	t.Helper()
 	kube := fake.NewClientset()
 	e := &fakeEnv{kube: kube, releases: scalingfake.NewReleases(kube)}
@@ -67,7 +67,7 @@ func (e *fakeEnv) mutatingActions() []string {
 	return out
 }
 
-func (e *fakeEnv) last(t *testing.T) *scaling.Release {
+func (e *fakeEnv) last(t testing.TB) *scaling.Release {
 	t.Helper()
 	rel, err := e.releases.Last(context.Background(), ns, release)
 	require.NoError(t, err)

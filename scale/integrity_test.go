@@ -2,6 +2,8 @@ package scale_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"testing"
 
@@ -179,4 +181,36 @@ func TestNonDeployedReleasesAreTypedAtPlan(t *testing.T) {
 		assert.ErrorIs(t, err, want, status)
 		assert.Empty(t, e.mutatingActions(), status)
 	}
+}
+
+// TestAClientWithAVerifierAppliesOnlySignedPlans: what an approval system
+// signed runs; an unsigned plan, or a signed one edited afterwards, is
+// refused before any request.
+func TestAClientWithAVerifierAppliesOnlySignedPlans(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	e := newFakeEnv(t, clustered(3))
+	ctx := context.Background()
+	strict, err := scale.New(&scaling.Cluster{Kube: e.kube}, scale.Options{Releases: e.releases, Chart: scaling.ChartSource{Ref: chartPath()},
+		Verifier: scaling.Ed25519Verifier{"approvals": pub}})
+	require.NoError(t, err)
+	plan, err := strict.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 5})
+	require.NoError(t, err)
+	e.kube.ClearActions()
+
+	_, err = strict.Apply(ctx, plan)
+	var unsigned *scaling.SignatureError
+	require.ErrorAs(t, err, &unsigned)
+	assert.Empty(t, unsigned.Reasons, "no signature at all")
+	assert.Empty(t, e.kube.Actions(), "refused before any request")
+
+	require.NoError(t, plan.Sign(scaling.Ed25519Signer{KeyID: "approvals", Key: priv}))
+	_, err = strict.Apply(ctx, stored(t, plan, func(m map[string]any) { request(m)["replicas"] = 50 }))
+	require.ErrorIs(t, err, scaling.ErrSignature, "signed, then edited")
+	assert.Empty(t, e.kube.Actions())
+
+	applied, err := strict.Apply(ctx, stored(t, plan, func(map[string]any) {}))
+	require.NoError(t, err, "the plan as signed")
+	assert.True(t, applied.Changed)
+	assert.Equal(t, 2, e.last(t).Revision)
 }

@@ -34,6 +34,10 @@ type Options struct {
 	Progress scaling.Progress
 	// VerifyTimeout bounds Verify when ctx has no deadline.
 	VerifyTimeout time.Duration
+	// Verifier, when set, makes Apply refuse any plan none of whose
+	// signatures verifies with it (*scaling.SignatureError), before a
+	// request: only plans an approval system signed (Plan.Sign) run.
+	Verifier scaling.Verifier
 	// Chart is where every Helm write takes the chart from, as `helm
 	// upgrade RELEASE CHART` does; a request's own Chart overrides it. The
 	// zero value reuses the chart stored with the release, which Helm allows
@@ -86,6 +90,7 @@ var _ scaling.Operator = (*Client)(nil)
 // rest.
 func (c *Client) register() *opkit.Ops {
 	ops := opkit.NewOps("scale", guardKinds, c.opts.VerifyTimeout)
+	ops.RequireSignatures(c.opts.Verifier)
 	opkit.Register(ops, OpReplicas, opkit.Op[replicasSpec]{Derive: c.deriveReplicas, Apply: c.applyReplicas, Verify: c.verifyReplicas})
 	opkit.Register(ops, OpDown, opkit.Op[replicasSpec]{Derive: c.deriveReplicas, Apply: c.applyReplicas, Verify: c.verifyReplicas})
 	opkit.Register(ops, OpAutoscale, opkit.Op[autoscaleSpec]{Derive: c.deriveAutoscale, Apply: c.applyAutoscale, Verify: c.verifyAutoscale})

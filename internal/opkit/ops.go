@@ -25,7 +25,15 @@ type Ops struct {
 	verifyTimeout time.Duration
 	names         []string
 	byName        map[string]entry
+	// verifier, when set, makes Apply refuse plans none of whose
+	// signatures verifies.
+	verifier scaling.Verifier
 }
+
+// RequireSignatures makes Apply refuse, before any request, a plan none of
+// whose signatures verifies with v (*scaling.SignatureError). Nil accepts
+// unsigned plans.
+func (o *Ops) RequireSignatures(v scaling.Verifier) { o.verifier = v }
 
 type entry struct {
 	apply  func(context.Context, *scaling.Plan) (*scaling.Applied, error)
@@ -162,13 +170,19 @@ func (o *Ops) lookup(plan *scaling.Plan) (entry, error) {
 }
 
 // Apply refuses a nil plan, a plan of another package and a plan whose
-// spec does not decode (*scaling.InvalidPlanError), and a plan with a
-// blocking guard (*scaling.GuardBlockedError with its typed causes), all
+// spec does not decode (*scaling.InvalidPlanError), an unsigned or
+// mis-signed plan when signatures are required (*scaling.SignatureError),
+// and a plan with a blocking guard (*scaling.GuardBlockedError with its typed causes), all
 // before any request; otherwise it runs the operation's apply.
 func (o *Ops) Apply(ctx context.Context, plan *scaling.Plan) (*scaling.Applied, error) {
 	e, err := o.lookup(plan)
 	if err != nil {
 		return nil, err
+	}
+	if o.verifier != nil {
+		if err := plan.VerifySignatures(o.verifier); err != nil {
+			return nil, err
+		}
 	}
 	if err := Refuse(plan, o.kinds); err != nil {
 		return nil, err
