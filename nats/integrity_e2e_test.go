@@ -1,7 +1,6 @@
 package nats_test
 
 import (
-	"encoding/json"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,22 +9,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/plantest"
 	"github.com/ironflow/scaling/nats"
 )
 
 // edited is a plan as an approval system keeps it, JSON edited by fn.
 func edited(t *testing.T, plan *scaling.Plan, fn func(m map[string]any)) *scaling.Plan {
-	t.Helper()
-	raw, err := json.Marshal(plan)
-	require.NoError(t, err)
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(raw, &m))
-	fn(m)
-	raw, err = json.Marshal(m)
-	require.NoError(t, err)
-	p, err := scaling.Decode(raw)
-	require.NoError(t, err)
-	return p
+	return plantest.Edited(t, plan, fn)
 }
 
 // TestEditedNATSPlansAreRefused: a step's value path, a claim the plan
@@ -130,4 +120,28 @@ func TestScaleDownStopsHalfwayWhenAStayingServerDies(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEmpty(t, r.Meta.Leader, "3 of the 4 meta peers answer: still led")
 	assert.Equal(t, 4, r.Meta.Size, "-4 left, nothing else")
+}
+
+// TestScaleClusterBeyondTheNodesIsBlocked: 1,000 servers were planned with
+// every guard passing and failed in Apply on a deadline (issue 11); the
+// capacity guard blocks them with the nodes' numbers, and nothing is
+// written.
+func TestScaleClusterBeyondTheNodesIsBlocked(t *testing.T) {
+	e := newRealNATS(t, 3, nats.Options{})
+	ctx := ctxFor(t, 2*time.Minute)
+	e.rec.Reset()
+	plan, err := e.client.PlanScaleCluster(ctx, nats.ScaleCluster{Namespace: e.ns, Release: release, Replicas: 1000})
+	require.NoError(t, err)
+	_, err = e.client.Apply(ctx, plan)
+	var capacity *scaling.CapacityError
+	require.ErrorAs(t, err, &capacity)
+	assert.EqualValues(t, 1000, capacity.Replicas)
+	require.NotEmpty(t, capacity.Short)
+	assert.Empty(t, e.rec.Mutating())
+
+	five, err := e.client.PlanScaleCluster(ctx, nats.ScaleCluster{Namespace: e.ns, Release: release, Replicas: 5})
+	require.NoError(t, err)
+	g, ok := guard(five, scaling.GuardCapacity)
+	require.True(t, ok)
+	assert.Equal(t, scaling.Pass, g.Outcome, g.Reason)
 }

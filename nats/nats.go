@@ -179,6 +179,7 @@ var guardKinds = opkit.Kinds{
 	GuardExpansion:           func() error { return &NotExpandableError{} },
 	GuardResync:              func() error { return &UnreplicatedError{} },
 	scaling.GuardBlastRadius: func() error { return &scaling.BlastRadiusError{} },
+	scaling.GuardCapacity:    func() error { return &scaling.CapacityError{} },
 }
 
 // blocks reports whether any guard blocks.

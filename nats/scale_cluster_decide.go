@@ -10,6 +10,7 @@ import (
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmplan"
+	"github.com/ironflow/scaling/internal/quota"
 )
 
 // decision is what decide concludes from live state.
@@ -29,7 +30,7 @@ func (c *Client) decide(req ScaleCluster, t target, st *liveState) decision {
 	d.guards = []scaling.GuardResult{v.quorumGuard(), healthGuard(st, v.departed), v.replicasGuard()}
 	d.guards = appendApplicable(d.guards, v.accountsGuard)
 	d.guards = append(d.guards, v.dataGuard())
-	d.guards = appendApplicable(d.guards, v.configRollGuard, v.evenSizeGuard)
+	d.guards = appendApplicable(d.guards, v.configRollGuard, v.evenSizeGuard, v.capacityGuard)
 	d.steps = v.steps()
 	return d
 }
@@ -239,6 +240,16 @@ func (v scaleView) evenSizeGuard() (scaling.GuardResult, bool) {
 	}
 	return warn(GuardEvenSize, fmt.Sprintf("%d servers tolerate as many failures as %d (quorum %d)", to, to-1, to/2+1),
 		"an odd size gives the same fault tolerance with one server less, or one more failure tolerated with one more"), true
+}
+
+// capacityGuard applies to a scale-up: the schedulable nodes must be able
+// to hold the servers' pods (a cluster of 1,000 servers is planned, then
+// fails in Apply on a deadline, otherwise).
+func (v scaleView) capacityGuard() (scaling.GuardResult, bool) {
+	if v.to <= v.from || v.st.sts == nil {
+		return scaling.GuardResult{}, false
+	}
+	return quota.Guard(int32(min(v.to, 1<<31-1)), quota.PodRequests(v.st.sts.Spec.Template.Spec), v.st.capacity, v.st.nodesErr), true
 }
 
 // steps orders the plan: lower stream replicas, then each leaving server

@@ -16,6 +16,7 @@ import (
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmplan"
 	"github.com/ironflow/scaling/internal/manifest"
+	"github.com/ironflow/scaling/internal/quota"
 	"github.com/ironflow/scaling/internal/values"
 )
 
@@ -40,6 +41,10 @@ type liveState struct {
 	// orphan delete and the upgrade that recreates it).
 	orphaned bool
 	report   *Report
+	// capacity is the schedulable nodes' (nodesErr says why it could not
+	// be read: listing nodes is cluster-scoped).
+	capacity quota.Capacity
+	nodesErr error
 }
 
 // readState reads the release, the StatefulSet and the cluster. A missing
@@ -95,6 +100,11 @@ func (c *Client) readState(ctx context.Context, t *target, orphanedOK bool) (*li
 		candidates = append(candidates, t.server(i))
 	}
 	st.report.resolveNames(candidates)
+	if nodes, err := c.kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err != nil {
+		st.nodesErr = err
+	} else {
+		st.capacity = quota.NodeCapacity(nodes.Items)
+	}
 	return st, nil
 }
 

@@ -372,7 +372,7 @@ func TestE2ECapacityGuardBlocksWhatTheNodesCannotHold(t *testing.T) {
 		plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: e.ns, Release: release, Replicas: n, Budget: scale.ConnectionBudget{MaxConnections: 1000}})
 		require.NoError(t, err)
 		_, err = e.client.Apply(ctx, plan)
-		var capacity *scale.CapacityError
+		var capacity *scaling.CapacityError
 		require.ErrorAs(t, err, &capacity, "%d replicas", n)
 		assert.Equal(t, n, capacity.Replicas)
 		require.NotEmpty(t, capacity.Short)

@@ -14,7 +14,7 @@ const (
 	GuardClustering       = "clustering"
 	GuardHPA              = "hpa"
 	GuardQuota            = "quota"
-	GuardCapacity         = "capacity"
+	GuardCapacity         = scaling.GuardCapacity
 	GuardConnectionBudget = "connection-budget"
 	GuardValuePath        = "value-path"
 	GuardReleaseStatus    = "release-status"
@@ -38,7 +38,8 @@ var (
 	ErrValuePath        = errors.New("scale: the value path drives no workload")
 	ErrData             = errors.New("scale: a template move would drop NATS servers or PostgreSQL instances")
 	ErrPDB              = errors.New("scale: a PodDisruptionBudget allows no disruption")
-	ErrCapacity         = errors.New("scale: the pods do not fit on the cluster's nodes")
+	// ErrCapacity is scaling.ErrCapacity: the capacity guard is shared.
+	ErrCapacity = scaling.ErrCapacity
 )
 
 // guardKinds registers each guard's typed error, so a stored plan's causes
@@ -52,7 +53,7 @@ var guardKinds = opkit.Kinds{
 	GuardNATSData:         func() error { return &DataError{} },
 	GuardPostgresData:     func() error { return &DataError{} },
 	GuardPDB:              func() error { return &PDBError{} },
-	GuardCapacity:         func() error { return &CapacityError{} },
+	GuardCapacity:         func() error { return &scaling.CapacityError{} },
 	GuardBlastRadius:      func() error { return &scaling.BlastRadiusError{} },
 }
 
@@ -115,41 +116,6 @@ func (e *QuotaError) Error() string {
 
 // Is reports ErrQuota.
 func (e *QuotaError) Is(target error) bool { return target == ErrQuota }
-
-// CapacityError: the pods need more than the schedulable nodes offer even
-// if they ran nothing else ("Total"), or one pod more than the largest node
-// ("Largest"), per resource.
-type CapacityError struct {
-	Nodes    int                 `json:"nodes"`
-	Replicas int32               `json:"replicas"`
-	Short    []CapacityShortfall `json:"short"`
-}
-
-// CapacityShortfall is one resource the pods need more of than the nodes
-// have: Need is what the pods ask, Have what the nodes (Of "Total") or the
-// largest node (Of "Largest") offer.
-type CapacityShortfall struct {
-	Of       string `json:"of"`
-	Resource string `json:"resource"`
-	Need     string `json:"need"`
-	Have     string `json:"have"`
-}
-
-func (e *CapacityError) Error() string {
-	parts := make([]string, len(e.Short))
-	for i, s := range e.Short {
-		switch s.Of {
-		case "Largest":
-			parts[i] = fmt.Sprintf("one pod needs %s %s, the largest node has %s", s.Need, s.Resource, s.Have)
-		default:
-			parts[i] = fmt.Sprintf("%d pods need %s %s, the %d schedulable nodes have %s", e.Replicas, s.Need, s.Resource, e.Nodes, s.Have)
-		}
-	}
-	return "scale: " + strings.Join(parts, "; ")
-}
-
-// Is reports ErrCapacity.
-func (e *CapacityError) Is(target error) bool { return target == ErrCapacity }
 
 // ConnectionBudgetError: during the rollout (replicas + surge) pods hold
 // their pools at once, more than max_connections leaves.

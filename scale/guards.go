@@ -70,45 +70,10 @@ func (c *Client) readLimits(ctx context.Context, ns string) (namespaceLimits, er
 	return limits, nil
 }
 
-// capacityGuard blocks a count the cluster's schedulable nodes cannot hold
-// even if they ran nothing else, and a pod larger than the largest node
-// (it would stay Pending forever): Kubernetes accepts both and the rollout
-// never finishes. What other pods already use is not counted: passing does
-// not promise the pods schedule, blocking says they cannot.
+// capacityGuard is the shared capacity guard (quota.Guard) on the nodes
+// readLimits read.
 func capacityGuard(replicas int32, perPod corev1.ResourceList, l namespaceLimits) scaling.GuardResult {
-	g := scaling.GuardResult{Name: GuardCapacity, Outcome: scaling.Pass}
-	if l.nodesErr != nil {
-		g.Outcome, g.Reason = scaling.Warn, "the nodes could not be read, so the cluster's capacity is not checked: "+l.nodesErr.Error()
-		g.Remedy = "grant list on nodes, or check the nodes' allocatable by hand (kubectl describe nodes)"
-		return g
-	}
-	if l.capacity.Listed == 0 {
-		// A cluster whose pods run without Node objects (a virtual
-		// kubelet), or a fake clientset: nothing to judge by.
-		g.Outcome, g.Reason = scaling.Warn, "no nodes are listed, so the cluster's capacity is not checked"
-		return g
-	}
-	short := l.capacity.Exceeds(int64(replicas), perPod)
-	if len(short) == 0 {
-		g.Reason = fmt.Sprintf("%d pods fit in what the %d schedulable nodes offer (%s cpu, %s memory, %s pods), before what else runs there",
-			replicas, l.capacity.Nodes, qty(l.capacity.Total, corev1.ResourceCPU), qty(l.capacity.Total, corev1.ResourceMemory), qty(l.capacity.Total, corev1.ResourcePods))
-		return g
-	}
-	cause := &CapacityError{Nodes: l.capacity.Nodes, Replicas: replicas}
-	for _, s := range short {
-		cause.Short = append(cause.Short, CapacityShortfall{Of: s.Quota, Resource: string(s.Resource), Need: s.Need.String(), Have: s.Left.String()})
-	}
-	g.Outcome, g.Cause, g.Reason = scaling.Block, cause, strings.TrimPrefix(cause.Error(), "scale: ")
-	g.Remedy = "add nodes (nodes.AddWorker), lower the pods' requests, or scale less"
-	return g
-}
-
-func qty(l corev1.ResourceList, r corev1.ResourceName) string {
-	q, ok := l[r]
-	if !ok {
-		return "0"
-	}
-	return q.String()
+	return quota.Guard(replicas, perPod, l.capacity, l.nodesErr)
 }
 
 // quotaGuard blocks a scale-up whose extra pods do not fit in what the

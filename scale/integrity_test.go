@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,22 +13,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/plantest"
 	"github.com/ironflow/scaling/scale"
 )
 
 // stored is a plan as an approval system keeps it: JSON, edited by fn.
 func stored(t *testing.T, plan *scaling.Plan, fn func(m map[string]any)) *scaling.Plan {
-	t.Helper()
-	raw, err := json.Marshal(plan)
-	require.NoError(t, err)
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(raw, &m))
-	fn(m)
-	raw, err = json.Marshal(m)
-	require.NoError(t, err)
-	p, err := scaling.Decode(raw)
-	require.NoError(t, err)
-	return p
+	return plantest.Edited(t, plan, fn)
 }
 
 func spec(m map[string]any) map[string]any    { return m["spec"].(map[string]any) }

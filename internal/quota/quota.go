@@ -5,10 +5,14 @@
 package quota
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/ironflow/scaling"
 )
 
 // PodRequests sums what one pod asks of a quota, keyed as a quota's hard
@@ -173,4 +177,49 @@ func scaled(q resource.Quantity, n int64) resource.Quantity {
 	out := q.DeepCopy()
 	out.Mul(n)
 	return out
+}
+
+// Guard is the capacity guard (scaling.GuardCapacity) of an operation that
+// runs replicas pods each asking perPod: it blocks a count the schedulable
+// nodes cannot hold even if they ran nothing else, and a pod larger than
+// the largest node (it would stay Pending forever), both of which
+// Kubernetes accepts and then never finishes; the cause is a
+// *scaling.CapacityError. What other pods already use is not counted:
+// passing does not promise the pods schedule, blocking says they cannot.
+// nodesErr (listing nodes is cluster-scoped, which a namespaced Role may not
+// grant) and a cluster that lists no nodes make it a warning.
+func Guard(replicas int32, perPod corev1.ResourceList, c Capacity, nodesErr error) scaling.GuardResult {
+	g := scaling.GuardResult{Name: scaling.GuardCapacity, Outcome: scaling.Pass}
+	switch {
+	case nodesErr != nil:
+		g.Outcome, g.Reason = scaling.Warn, "the nodes could not be read, so the cluster's capacity is not checked: "+nodesErr.Error()
+		g.Remedy = "grant list on nodes, or check the nodes' allocatable by hand (kubectl describe nodes)"
+		return g
+	case c.Listed == 0:
+		// Pods that run without Node objects (a virtual kubelet), or a
+		// fake clientset: nothing to judge by.
+		g.Outcome, g.Reason = scaling.Warn, "no nodes are listed, so the cluster's capacity is not checked"
+		return g
+	}
+	short := c.Exceeds(int64(replicas), perPod)
+	if len(short) == 0 {
+		g.Reason = fmt.Sprintf("%d pods fit in what the %d schedulable nodes offer (%s cpu, %s memory, %s pods), before what else runs there",
+			replicas, c.Nodes, qty(c.Total, corev1.ResourceCPU), qty(c.Total, corev1.ResourceMemory), qty(c.Total, corev1.ResourcePods))
+		return g
+	}
+	cause := &scaling.CapacityError{Nodes: c.Nodes, Replicas: replicas}
+	for _, s := range short {
+		cause.Short = append(cause.Short, scaling.CapacityShortfall{Of: s.Quota, Resource: string(s.Resource), Need: s.Need.String(), Have: s.Left.String()})
+	}
+	g.Outcome, g.Cause, g.Reason = scaling.Block, cause, strings.TrimPrefix(cause.Error(), "scaling: ")
+	g.Remedy = "add nodes, lower the pods' requests, or run fewer"
+	return g
+}
+
+func qty(l corev1.ResourceList, r corev1.ResourceName) string {
+	q, ok := l[r]
+	if !ok {
+		return "0"
+	}
+	return q.String()
 }
