@@ -299,7 +299,7 @@ func (c *Client) applySteps(ctx context.Context, plan *scaling.Plan, derive func
 		return nil, err
 	}
 	defer stop()
-	run := opkit.Run{Plan: plan, Live: plan.Fingerprint, Progress: c.opts.Progress, StepTimeout: c.opts.StepTimeout, Recheck: func(ctx context.Context) error {
+	run := opkit.Run{Plan: plan, Progress: c.opts.Progress, StepTimeout: c.opts.StepTimeout, Recheck: func(ctx context.Context) error {
 		settle := time.NewTimer(c.opts.SettleTimeout)
 		defer settle.Stop()
 		// First the streams: a replica the previous step moved (a

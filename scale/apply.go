@@ -18,7 +18,7 @@ import (
 // does.
 func (c *Client) upgrade(ctx context.Context, plan *scaling.Plan, namespace, release string, revision int, src scaling.ChartSource, vals map[string]any, workload scaling.ObjectRef, replicas int32) (*scaling.Applied, error) {
 	first := slices.IndexFunc(plan.Steps, func(s scaling.Step) bool { return s.Action == "helm upgrade" })
-	run := opkit.Run{Plan: plan, Live: plan.Fingerprint, Progress: c.opts.Progress, Acts: func(i int, s scaling.Step) bool {
+	run := opkit.Run{Plan: plan, Progress: c.opts.Progress, Acts: func(i int, s scaling.Step) bool {
 		return i == first || s.Action == actionScaleSubresource
 	}}
 	var upgraded *scaling.Release

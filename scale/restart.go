@@ -185,7 +185,7 @@ func (c *Client) workloadObject(ctx context.Context, ref scaling.ObjectRef) (*wo
 }
 
 func (c *Client) applyRestart(ctx context.Context, plan *scaling.Plan, spec *restartSpec) (*scaling.Applied, error) {
-	run := opkit.Run{Plan: plan, Progress: c.opts.Progress, Live: plan.Fingerprint}
+	run := opkit.Run{Plan: plan, Progress: c.opts.Progress}
 	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{"annotations": map[string]string{RestartedAtAnnotation: spec.RestartedAt}}}}})
 	if err != nil {
 		return nil, err

@@ -52,7 +52,7 @@ func (c *Client) planWorkloadReplicas(ctx context.Context, r Replicas) (*scaling
 }
 
 func (c *Client) applyWorkloadReplicas(ctx context.Context, plan *scaling.Plan, spec *replicasSpec) (*scaling.Applied, error) {
-	run := opkit.Run{Plan: plan, Progress: c.opts.Progress, Live: plan.Fingerprint}
+	run := opkit.Run{Plan: plan, Progress: c.opts.Progress}
 	res, err := run.Apply(ctx, func(ctx context.Context, _ int, s scaling.Step) (bool, error) {
 		return true, patchScale(ctx, c.kube, spec.Workload, spec.Request.Replicas)
 	})

@@ -1,15 +1,14 @@
-// Package opkit is the apply order every operation shares, so that each
-// package's Apply says only what is its own: what "already holds" means,
-// what live state it read, and what each step does.
+// Package opkit is what every operation package shares, so that each says
+// only what is its own: its request, spec, reads, guards, steps and checks.
 //
-//  1. The target state already holds: nothing is written and Applied says
-//     why (an applied plan's own fingerprint is stale, so this comes first:
-//     re-applying an applied plan must change nothing, not be refused).
-//  2. A plan without a fingerprint is invalid; one whose fingerprint differs
-//     from live state is a *scaling.StalePlanError. Nothing is written.
-//  3. The steps run in order, each reported as progress and bounded by the
-//     step timeout when ctx has no deadline; the first failure stops the run
-//     as a *scaling.StepError naming the steps done before it.
+// Ops (ops.go) is a package's registry of operations: decoding, foreign and
+// blocked plans, signatures, and Apply's re-derivation of a stored plan
+// from its request, checked against what the plan shows (Check), before any
+// write. Run (here) runs the steps of the derived plan: in order, each
+// reported as progress and bounded by the step timeout when ctx has no
+// deadline, the guards evaluated again between steps (Recheck), and the
+// first failure stopping the run as a *scaling.StepError naming the steps
+// done before it.
 package opkit
 
 import (
@@ -19,13 +18,11 @@ import (
 	"github.com/ironflow/scaling"
 )
 
-// Run is one Apply of a plan.
+// Run runs the steps of a plan Check has let through.
 type Run struct {
-	Plan *scaling.Plan
-	// Live is the fingerprint of the live state read just now.
-	Live scaling.Fingerprint
-	// Holds, when not empty, says why the target state already holds.
-	Holds    string
+	// Plan is the derived plan: its fingerprint is the live state read just
+	// now, and becomes Applied.Fingerprint.
+	Plan     *scaling.Plan
 	Progress scaling.Progress
 	// StepTimeout bounds each step when ctx has no deadline; 0 means none.
 	StepTimeout time.Duration
@@ -41,21 +38,11 @@ type Run struct {
 	Recheck func(ctx context.Context) error
 }
 
-// Apply runs the acting steps with step, in the shared order. step reports
-// whether it changed anything.
+// Apply runs the acting steps with step. step reports whether it changed
+// anything.
 func (r Run) Apply(ctx context.Context, step func(ctx context.Context, i int, s scaling.Step) (bool, error)) (*scaling.Applied, error) {
 	plan := r.Plan
-	res := &scaling.Applied{Operation: plan.Operation, Target: plan.Target, Started: time.Now(), Fingerprint: r.Live}
-	if r.Holds != "" {
-		res.Reason, res.Finished = r.Holds, time.Now()
-		return res, nil
-	}
-	if len(plan.Fingerprint) == 0 {
-		return nil, &scaling.InvalidPlanError{Reason: "the plan records no live state (empty fingerprint): nothing to tell a stale plan by"}
-	}
-	if drift := plan.Fingerprint.Compare(r.Live); len(drift) > 0 {
-		return nil, &scaling.StalePlanError{Operation: plan.Operation, Drift: drift}
-	}
+	res := &scaling.Applied{Operation: plan.Operation, Target: plan.Target, Started: time.Now(), Fingerprint: plan.Fingerprint}
 	if len(plan.Steps) == 0 {
 		res.Reason, res.Finished = "the plan has no steps", time.Now()
 		return res, nil
