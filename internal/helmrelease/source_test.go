@@ -230,21 +230,28 @@ func (brokenDiscovery) ServerVersion() (*version.Info, error) {
 	return nil, errors.New("connection refused")
 }
 
+// installMedium installs the reference chart's medium release in memory.
+func installMedium(b *testing.B) (*Client, map[string]any) {
+	b.Helper()
+	vals, err := chartutil.ReadValuesFile(filepath.Join(chartDir(), "values-medium.yaml"))
+	require.NoError(b, err)
+	c := NewMemory()
+	_, err = c.Install(context.Background(), "demo", "web", chartDir(), vals.AsMap(), 0)
+	require.NoError(b, err)
+	return c, vals.AsMap()
+}
+
 // BenchmarkRenderMediumFromSource: one plan's render of the reference
 // chart's medium release (app, NATS and PostgreSQL subcharts) from its
 // folder: load, dependency processing, Helm's dry-run upgrade.
 func BenchmarkRenderMediumFromSource(b *testing.B) {
-	vals, err := chartutil.ReadValuesFile(filepath.Join(chartDir(), "values-medium.yaml"))
-	require.NoError(b, err)
-	c := NewMemory()
+	c, vals := installMedium(b)
 	ctx := context.Background()
-	_, err = c.Install(ctx, "demo", "web", chartDir(), vals.AsMap(), 0)
-	require.NoError(b, err)
 	src := scaling.ChartSource{Ref: chartDir()}
 	b.ReportAllocs()
 	for b.Loop() {
 		c.renders = renderCache{} // every sample renders, as a first Plan does
-		if _, err := c.Render(ctx, "demo", "web", 1, src, vals.AsMap()); err != nil {
+		if _, err := c.Render(ctx, "demo", "web", 1, src, vals); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -254,18 +261,14 @@ func BenchmarkRenderMediumFromSource(b *testing.B) {
 // Apply's re-derivation of a plan made moments before: the chart is loaded
 // and hashed, the render comes from the cache.
 func BenchmarkRenderMediumAgain(b *testing.B) {
-	vals, err := chartutil.ReadValuesFile(filepath.Join(chartDir(), "values-medium.yaml"))
-	require.NoError(b, err)
-	c := NewMemory()
+	c, vals := installMedium(b)
 	ctx := context.Background()
-	_, err = c.Install(ctx, "demo", "web", chartDir(), vals.AsMap(), 0)
-	require.NoError(b, err)
 	src := scaling.ChartSource{Ref: chartDir()}
-	_, err = c.Render(ctx, "demo", "web", 1, src, vals.AsMap())
+	_, err := c.Render(ctx, "demo", "web", 1, src, vals)
 	require.NoError(b, err)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := c.Render(ctx, "demo", "web", 1, src, vals.AsMap()); err != nil {
+		if _, err := c.Render(ctx, "demo", "web", 1, src, vals); err != nil {
 			b.Fatal(err)
 		}
 	}
