@@ -17,6 +17,7 @@ import (
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/fake"
+	"github.com/ironflow/scaling/internal/plantest"
 	"github.com/ironflow/scaling/scale"
 )
 
@@ -59,17 +60,7 @@ func (e *env) revision(t *testing.T) int {
 }
 
 // writes lists the clientset's mutating actions since the last ClearActions.
-func (e *env) writes() []string {
-	var out []string
-	for _, a := range e.kube.Actions() {
-		switch a.GetVerb() {
-		case "get", "list", "watch":
-			continue
-		}
-		out = append(out, a.GetVerb()+" "+a.GetResource().Resource)
-	}
-	return out
-}
+func (e *env) writes() []string { return plantest.Writes(e.kube) }
 
 // failUpgrade fails every Upgrade with err, without calling next.
 func failUpgrade(err error) fake.Funcs {

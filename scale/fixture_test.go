@@ -12,6 +12,7 @@ import (
 
 	"github.com/ironflow/scaling"
 	scalingfake "github.com/ironflow/scaling/fake"
+	"github.com/ironflow/scaling/internal/plantest"
 	"github.com/ironflow/scaling/scale"
 )
 
@@ -55,17 +56,7 @@ func (e *fakeEnv) scaleBehindBack(t *testing.T, replicas int32) {
 	e.kube.ClearActions()
 }
 
-func (e *fakeEnv) mutatingActions() []string {
-	var out []string
-	for _, a := range e.kube.Actions() {
-		switch a.GetVerb() {
-		case "get", "list", "watch":
-			continue
-		}
-		out = append(out, a.GetVerb()+" "+a.GetResource().Resource)
-	}
-	return out
-}
+func (e *fakeEnv) mutatingActions() []string { return plantest.Writes(e.kube) }
 
 func (e *fakeEnv) last(t testing.TB) *scaling.Release {
 	t.Helper()

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	k8sfake "k8s.io/client-go/kubernetes/fake"
+
 	"github.com/ironflow/scaling"
 )
 
@@ -30,4 +32,18 @@ func Edited(t testing.TB, plan *scaling.Plan, edit func(doc map[string]any)) *sc
 		t.Fatalf("decoding the edited plan: %v", err)
 	}
 	return p
+}
+
+// Writes lists a fake clientset's mutating actions ("update deployments")
+// since its last ClearActions: what "nothing was written" is checked by.
+func Writes(kube *k8sfake.Clientset) []string {
+	var out []string
+	for _, a := range kube.Actions() {
+		switch a.GetVerb() {
+		case "get", "list", "watch":
+			continue
+		}
+		out = append(out, a.GetVerb()+" "+a.GetResource().Resource)
+	}
+	return out
 }
