@@ -88,6 +88,13 @@ func (s ChartSource) Validate(field string) error {
 	return nil
 }
 
+// SameLocation reports whether s and o load from the same place: the same
+// Ref, RepoURL and Version. Digest and Upgrade are what a plan records about
+// the chart, not where it comes from.
+func (s ChartSource) SameLocation(o ChartSource) bool {
+	return s.Ref == o.Ref && s.RepoURL == o.RepoURL && s.Version == o.Version
+}
+
 // ErrChartSource: the chart to upgrade with is missing, differs from the
 // deployed one, or cannot be loaded; nothing was changed.
 var ErrChartSource = errors.New("scaling: chart source")
@@ -208,3 +215,36 @@ func (e *BlastRadiusError) Error() string {
 
 // Is reports ErrGuardBlocked.
 func (e *BlastRadiusError) Is(target error) bool { return target == ErrGuardBlocked }
+
+// UntrustedChartError: a stored plan names a chart source the applying
+// client was not given (its Options.Chart or Options.TrustedCharts), and
+// the plan is not signed for a Verifier the client has. A stored plan is
+// data: Apply loads charts only from sources the program itself names, so
+// an edited plan cannot make it fetch and deploy a chart from a place of
+// the editor's choosing. Nothing was requested or changed.
+type UntrustedChartError struct {
+	Operation string
+	// Source is the source the plan names.
+	Source ChartSource
+	// Trusted are the sources the client loads from.
+	Trusted []ChartSource
+}
+
+func (e *UntrustedChartError) Error() string {
+	names := make([]string, 0, len(e.Trusted))
+	for _, t := range e.Trusted {
+		names = append(names, t.String())
+	}
+	trusted := "none besides the stored chart"
+	if len(names) > 0 {
+		trusted = strings.Join(names, "; ")
+	}
+	return fmt.Sprintf("%s: the plan loads its chart from %s, which this client does not trust (trusted: %s); list it in Options.TrustedCharts, or sign plans and set Options.Verifier",
+		e.Operation, e.Source, trusted)
+}
+
+// Is reports ErrChartSource and ErrPlanMismatch: the plan carries a source
+// this client would not use.
+func (e *UntrustedChartError) Is(target error) bool {
+	return target == ErrChartSource || target == ErrPlanMismatch
+}

@@ -77,6 +77,13 @@ type Options struct {
 	// for a chart without subcharts: with the official NATS chart as a
 	// subchart, a source is required (*scaling.ChartSourceRequiredError).
 	Chart scaling.ChartSource
+	// TrustedCharts are the sources, besides Chart, that Apply loads a
+	// stored plan's chart from: the sources requests name in their own
+	// Chart field. A stored plan naming any other source is refused before
+	// a request (*scaling.UntrustedChartError), so an edited plan cannot
+	// make Apply fetch a chart from where the editor chose; with a Verifier
+	// set, a plan whose signature verifies may name any source.
+	TrustedCharts []scaling.ChartSource
 }
 
 // Client runs the NATS operations against one Kubernetes cluster and one
@@ -117,6 +124,9 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 	if err := opts.Chart.Validate("Options.Chart"); err != nil {
 		return nil, err
 	}
+	if err := opkit.ValidateCharts("Options.TrustedCharts", opts.TrustedCharts); err != nil {
+		return nil, err
+	}
 	rels := opts.Releases
 	if rels == nil {
 		if c.Config == nil {
@@ -138,8 +148,9 @@ var _ scaling.Operator = (*Client)(nil)
 func (c *Client) register() *opkit.Ops {
 	ops := opkit.NewOps("nats", guardKinds, c.opts.VerifyTimeout)
 	ops.RequireSignatures(c.opts.Verifier)
-	opkit.Register(ops, OpScaleCluster, opkit.Op[scaleClusterSpec]{Derive: c.deriveScaleCluster, Apply: c.applyScaleCluster, Verify: c.verifyScaleCluster})
-	opkit.Register(ops, OpExpandStorage, opkit.Op[expandSpec]{Derive: c.deriveExpandStorage, Apply: c.applyExpandStorage, Verify: c.verifyExpandStorage})
+	ops.TrustCharts(append([]scaling.ChartSource{c.opts.Chart}, c.opts.TrustedCharts...)...)
+	opkit.Register(ops, OpScaleCluster, opkit.Op[scaleClusterSpec]{Derive: c.deriveScaleCluster, Apply: c.applyScaleCluster, Verify: c.verifyScaleCluster, Chart: func(s *scaleClusterSpec) scaling.ChartSource { return s.Target.Chart }})
+	opkit.Register(ops, OpExpandStorage, opkit.Op[expandSpec]{Derive: c.deriveExpandStorage, Apply: c.applyExpandStorage, Verify: c.verifyExpandStorage, Chart: func(s *expandSpec) scaling.ChartSource { return s.Target.Chart }})
 	return ops
 }
 

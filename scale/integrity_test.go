@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -203,4 +205,98 @@ func TestAClientWithAVerifierAppliesOnlySignedPlans(t *testing.T) {
 	require.NoError(t, err, "the plan as signed")
 	assert.True(t, applied.Changed)
 	assert.Equal(t, 2, e.last(t).Revision)
+}
+
+// sourceLog records the chart sources a client's Helm seam was asked to
+// load: what "Apply contacted nothing" is checked by for chart lookups.
+type sourceLog struct {
+	scaling.Releases
+	sources []string
+}
+
+func (l *sourceLog) Render(ctx context.Context, namespace, name string, revision int, src scaling.ChartSource, vals map[string]any) (*scaling.Release, error) {
+	l.sources = append(l.sources, src.String())
+	return l.Releases.Render(ctx, namespace, name, revision, src, vals)
+}
+
+func (l *sourceLog) Upgrade(ctx context.Context, namespace, name string, revision int, src scaling.ChartSource, vals map[string]any) (*scaling.Release, error) {
+	l.sources = append(l.sources, src.String())
+	return l.Releases.Upgrade(ctx, namespace, name, revision, src, vals)
+}
+
+// TestAStoredPlanLoadsItsChartOnlyFromATrustedSource: a stored plan is
+// data, so the chart source it names is one the applying client was given
+// (Options.Chart or Options.TrustedCharts) or one a verified signature
+// approved. An edited source (a registry of the editor's choosing) is
+// refused before any request and before any chart lookup; before this
+// check, Apply's re-derivation contacted the registry first.
+func TestAStoredPlanLoadsItsChartOnlyFromATrustedSource(t *testing.T) {
+	e := newFakeEnv(t, clustered(3))
+	ctx := context.Background()
+	seam := &sourceLog{Releases: e.releases}
+	client, err := scale.New(&scaling.Cluster{Kube: e.kube}, scale.Options{Releases: seam, Chart: scaling.ChartSource{Ref: chartPath()}})
+	require.NoError(t, err)
+	plan, err := client.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 5})
+	require.NoError(t, err)
+	e.kube.ClearActions()
+	seam.sources = nil
+
+	edited := stored(t, plan, func(m map[string]any) {
+		request(m)["chart"].(map[string]any)["ref"] = "oci://10.255.255.1/charts/ironflow"
+	})
+	_, err = client.Apply(ctx, edited)
+	var untrusted *scaling.UntrustedChartError
+	require.ErrorAs(t, err, &untrusted)
+	assert.ErrorIs(t, err, scaling.ErrPlanMismatch)
+	assert.ErrorIs(t, err, scaling.ErrChartSource)
+	assert.Equal(t, "oci://10.255.255.1/charts/ironflow", untrusted.Source.Ref)
+	assert.Contains(t, err.Error(), "Options.TrustedCharts")
+	assert.Empty(t, seam.sources, "no chart was looked up")
+	assert.Empty(t, e.kube.Actions(), "no request at all")
+	assert.Equal(t, 1, e.last(t).Revision)
+
+	// A request's own source is fine to plan with; a client applies it
+	// from storage once it is told to trust it.
+	copied := filepath.Join(t.TempDir(), "ironflow")
+	require.NoError(t, os.CopyFS(copied, os.DirFS(chartPath())))
+	own, err := client.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 5, Chart: scaling.ChartSource{Ref: copied}})
+	require.NoError(t, err)
+	_, err = client.Apply(ctx, stored(t, own, func(map[string]any) {}))
+	require.ErrorAs(t, err, &untrusted, "the request's source is not one the client was given")
+	assert.Equal(t, 1, e.last(t).Revision)
+	trusting, err := scale.New(&scaling.Cluster{Kube: e.kube}, scale.Options{Releases: e.releases, Chart: scaling.ChartSource{Ref: chartPath()},
+		TrustedCharts: []scaling.ChartSource{{Ref: copied}}})
+	require.NoError(t, err)
+	applied, err := trusting.Apply(ctx, stored(t, own, func(map[string]any) {}))
+	require.NoError(t, err)
+	assert.True(t, applied.Changed)
+	assert.Equal(t, 2, e.last(t).Revision)
+}
+
+// TestASignedPlanMayNameItsOwnChartSource: with a Verifier, the signature
+// covers the source, so a signed plan's per-request source needs no
+// TrustedCharts entry.
+func TestASignedPlanMayNameItsOwnChartSource(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	e := newFakeEnv(t, clustered(3))
+	ctx := context.Background()
+	strict, err := scale.New(&scaling.Cluster{Kube: e.kube}, scale.Options{Releases: e.releases, Verifier: scaling.Ed25519Verifier{"approvals": pub}})
+	require.NoError(t, err)
+	plan, err := strict.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 5, Chart: scaling.ChartSource{Ref: chartPath()}})
+	require.NoError(t, err)
+	require.NoError(t, plan.Sign(scaling.Ed25519Signer{KeyID: "approvals", Key: priv}))
+	applied, err := strict.Apply(ctx, stored(t, plan, func(map[string]any) {}))
+	require.NoError(t, err)
+	assert.True(t, applied.Changed)
+}
+
+func TestTrustedChartsAreValidated(t *testing.T) {
+	e := newFakeEnv(t, clustered(3))
+	for _, bad := range [][]scaling.ChartSource{{{}}, {{RepoURL: "https://charts.example"}}, {{Ref: "oci://r.example/c", RepoURL: "https://charts.example"}}} {
+		_, err := scale.New(&scaling.Cluster{Kube: e.kube}, scale.Options{Releases: e.releases, TrustedCharts: bad})
+		var invalid *scaling.InvalidInputError
+		require.ErrorAs(t, err, &invalid, "%v", bad)
+		assert.Contains(t, invalid.Field, "Options.TrustedCharts[0]")
+	}
 }

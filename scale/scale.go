@@ -44,6 +44,13 @@ type Options struct {
 	// only for a chart without subcharts (its record keeps none): a release
 	// with dependencies and no source is a *scaling.ChartSourceRequiredError.
 	Chart scaling.ChartSource
+	// TrustedCharts are the sources, besides Chart, that Apply loads a
+	// stored plan's chart from: the sources requests name in their own
+	// Chart field. A stored plan naming any other source is refused before
+	// a request (*scaling.UntrustedChartError), so an edited plan cannot
+	// make Apply fetch a chart from where the editor chose; with a Verifier
+	// set, a plan whose signature verifies may name any source.
+	TrustedCharts []scaling.ChartSource
 }
 
 // Client runs the scale operations against one cluster. It is safe for
@@ -70,6 +77,9 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 	if err := opts.Chart.Validate("Options.Chart"); err != nil {
 		return nil, err
 	}
+	if err := opkit.ValidateCharts("Options.TrustedCharts", opts.TrustedCharts); err != nil {
+		return nil, err
+	}
 	rels := opts.Releases
 	if rels == nil {
 		if c.Config == nil {
@@ -91,11 +101,12 @@ var _ scaling.Operator = (*Client)(nil)
 func (c *Client) register() *opkit.Ops {
 	ops := opkit.NewOps("scale", guardKinds, c.opts.VerifyTimeout)
 	ops.RequireSignatures(c.opts.Verifier)
-	opkit.Register(ops, OpReplicas, opkit.Op[replicasSpec]{Derive: c.deriveReplicas, Apply: c.applyReplicas, Verify: c.verifyReplicas})
-	opkit.Register(ops, OpDown, opkit.Op[replicasSpec]{Derive: c.deriveReplicas, Apply: c.applyReplicas, Verify: c.verifyReplicas})
-	opkit.Register(ops, OpAutoscale, opkit.Op[autoscaleSpec]{Derive: c.deriveAutoscale, Apply: c.applyAutoscale, Verify: c.verifyAutoscale})
+	ops.TrustCharts(append([]scaling.ChartSource{c.opts.Chart}, c.opts.TrustedCharts...)...)
+	opkit.Register(ops, OpReplicas, opkit.Op[replicasSpec]{Derive: c.deriveReplicas, Apply: c.applyReplicas, Verify: c.verifyReplicas, Chart: func(s *replicasSpec) scaling.ChartSource { return s.Request.Chart }})
+	opkit.Register(ops, OpDown, opkit.Op[replicasSpec]{Derive: c.deriveReplicas, Apply: c.applyReplicas, Verify: c.verifyReplicas, Chart: func(s *replicasSpec) scaling.ChartSource { return s.Request.Chart }})
+	opkit.Register(ops, OpAutoscale, opkit.Op[autoscaleSpec]{Derive: c.deriveAutoscale, Apply: c.applyAutoscale, Verify: c.verifyAutoscale, Chart: func(s *autoscaleSpec) scaling.ChartSource { return s.Request.Chart }})
 	opkit.Register(ops, OpRolloutRestart, opkit.Op[restartSpec]{Derive: c.deriveRestart, Apply: c.applyRestart, Verify: c.verifyRestart})
-	opkit.Register(ops, OpTemplate, opkit.Op[templateSpec]{Derive: c.deriveTemplate, Apply: c.applyTemplate, Verify: c.verifyTemplate})
+	opkit.Register(ops, OpTemplate, opkit.Op[templateSpec]{Derive: c.deriveTemplate, Apply: c.applyTemplate, Verify: c.verifyTemplate, Chart: func(s *templateSpec) scaling.ChartSource { return s.Request.Chart }})
 	return ops
 }
 

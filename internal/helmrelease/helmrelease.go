@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -228,7 +229,7 @@ func (c *Client) Render(ctx context.Context, namespace, name string, revision in
 	if err != nil {
 		return nil, err
 	}
-	ch, digest, err := c.load(namespace, name, src, prev)
+	ch, digest, err := c.load(ctx, namespace, name, src, prev)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +276,7 @@ func (c *Client) Upgrade(ctx context.Context, namespace, name string, revision i
 	if err != nil {
 		return nil, err
 	}
-	ch, _, err := c.load(namespace, name, src, prev)
+	ch, _, err := c.load(ctx, namespace, name, src, prev)
 	if err != nil {
 		return nil, err
 	}
@@ -351,7 +352,7 @@ func lostRace(err error, namespace, name string, revision int, last *release.Rel
 // content digest. The zero source is the chart stored with prev, refused
 // when that chart declares dependencies: Helm's release record keeps the
 // list in Chart.yaml but not the subcharts themselves.
-func (c *Client) load(namespace, name string, src scaling.ChartSource, prev *release.Release) (*chart.Chart, string, error) {
+func (c *Client) load(ctx context.Context, namespace, name string, src scaling.ChartSource, prev *release.Release) (*chart.Chart, string, error) {
 	if err := src.Validate("ChartSource"); err != nil {
 		return nil, "", err
 	}
@@ -361,7 +362,7 @@ func (c *Client) load(namespace, name string, src scaling.ChartSource, prev *rel
 		}
 		return copyChart(prev.Chart), "", nil
 	}
-	path, err := c.locate(src)
+	path, err := c.locate(ctx, src)
 	if err != nil {
 		return nil, "", &scaling.ChartLoadError{Source: src, Err: err}
 	}
@@ -382,7 +383,12 @@ func (c *Client) load(namespace, name string, src scaling.ChartSource, prev *rel
 // locate turns a source into a local chart folder or archive with Helm's
 // own lookup (`helm upgrade`'s CHART argument with --repo and --version):
 // repository and OCI charts are downloaded into Helm's repository cache.
-func (c *Client) locate(src scaling.ChartSource) (string, error) {
+//
+// Helm's lookup takes no context, so it runs aside and ctx bounds the
+// wait: a registry that does not answer holds the caller (and this
+// namespace's lock) only until ctx ends. The abandoned lookup finishes or
+// fails on its own; its result is dropped.
+func (c *Client) locate(ctx context.Context, src scaling.ChartSource) (string, error) {
 	opts := action.ChartPathOptions{RepoURL: src.RepoURL, Version: src.Version}
 	up := action.NewUpgrade(&action.Configuration{})
 	up.ChartPathOptions = opts
@@ -393,7 +399,34 @@ func (c *Client) locate(src scaling.ChartSource) (string, error) {
 		}
 		up.SetRegistryClient(rc)
 	}
-	return up.ChartPathOptions.LocateChart(src.Ref, c.settings)
+	if isLocal(src) {
+		return up.ChartPathOptions.LocateChart(src.Ref, c.settings)
+	}
+	type located struct {
+		path string
+		err  error
+	}
+	done := make(chan located, 1)
+	go func() {
+		path, err := up.ChartPathOptions.LocateChart(src.Ref, c.settings)
+		done <- located{path, err}
+	}()
+	select {
+	case l := <-done:
+		return l.path, l.err
+	case <-ctx.Done():
+		return "", fmt.Errorf("locating %s: %w", src, context.Cause(ctx))
+	}
+}
+
+// isLocal reports whether a source is a folder or archive on this machine,
+// which Helm reads without a request.
+func isLocal(src scaling.ChartSource) bool {
+	if src.RepoURL != "" || registry.IsOCI(src.Ref) {
+		return false
+	}
+	_, err := os.Stat(src.Ref)
+	return err == nil
 }
 
 func (c *Client) registry() (*registry.Client, error) {

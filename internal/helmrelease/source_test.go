@@ -3,6 +3,7 @@ package helmrelease
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -272,4 +274,44 @@ func BenchmarkRenderMediumAgain(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// A registry that accepts connections and never answers holds a render only
+// as long as the caller's context: Helm's chart lookup takes no context, so
+// without this bound an unreachable source named in a request (or an
+// edited stored plan) holds the caller, and the namespace's lock, for as
+// long as the network takes to give up.
+func TestASilentRegistryIsBoundByTheContext(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	held := make(chan net.Conn, 16)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held <- conn // never read, never answered
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		close(held)
+		for conn := range held {
+			conn.Close()
+		}
+	})
+
+	c := NewMemory()
+	installApp(t, c, "web", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err = c.Render(ctx, "demo", "web", 1, scaling.ChartSource{Ref: "oci://" + ln.Addr().String() + "/charts/app", Version: "1.0.0"}, nil)
+	var load *scaling.ChartLoadError
+	require.ErrorAs(t, err, &load)
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "the lookup ended with the caller's context, not the network's timeout")
+
+	// The namespace's lock was released: the next render goes through.
+	_, err = c.Render(context.Background(), "demo", "web", 1, scaling.ChartSource{Ref: appDir()}, nil)
+	require.NoError(t, err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +29,50 @@ type Ops struct {
 	// verifier, when set, makes Apply refuse plans none of whose
 	// signatures verifies.
 	verifier scaling.Verifier
+	// charts are the chart sources Apply loads a stored plan's chart from.
+	charts []scaling.ChartSource
+}
+
+// TrustCharts names the chart sources Apply may load a stored plan's chart
+// from (the client's default source and any others it was given). A plan
+// naming another source is refused before any request with a
+// *scaling.UntrustedChartError, unless signatures are required: a plan
+// whose signature verified carries an approved source. The zero source,
+// the release's own stored chart, is always trusted.
+func (o *Ops) TrustCharts(sources ...scaling.ChartSource) {
+	for _, s := range sources {
+		if !s.IsZero() {
+			o.charts = append(o.charts, s)
+		}
+	}
+}
+
+// ValidateCharts checks an Options list of trusted chart sources (named
+// field): each must name a chart.
+func ValidateCharts(field string, sources []scaling.ChartSource) error {
+	for i, s := range sources {
+		f := field + "[" + strconv.Itoa(i) + "]"
+		if s.IsZero() {
+			return &scaling.InvalidInputError{Field: f, Value: s, Reason: "a trusted source needs a Ref"}
+		}
+		if err := s.Validate(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// trusted refuses a chart source nobody configured this client with.
+func (o *Ops) trusted(plan *scaling.Plan, src scaling.ChartSource) error {
+	if src.IsZero() || o.verifier != nil {
+		return nil
+	}
+	for _, t := range o.charts {
+		if t.SameLocation(src) {
+			return nil
+		}
+	}
+	return &scaling.UntrustedChartError{Operation: plan.Operation, Source: src, Trusted: slices.Clone(o.charts)}
 }
 
 // RequireSignatures makes Apply refuse, before any request, a plan none of
@@ -61,6 +106,10 @@ type Op[S any] struct {
 	Apply func(ctx context.Context, plan *scaling.Plan, spec *S) (*scaling.Applied, error)
 	// Verify runs with the deadline already set and not yet passed.
 	Verify func(ctx context.Context, plan *scaling.Plan, spec *S) (*scaling.Verification, error)
+	// Chart is the chart source a stored spec makes Derive and Apply load,
+	// checked against the trusted sources before either runs; nil for an
+	// operation that loads no chart.
+	Chart func(spec *S) scaling.ChartSource
 }
 
 // Register adds operation name. Registering a name twice panics: it is a
@@ -73,6 +122,11 @@ func Register[S any](o *Ops, name string, op Op[S]) {
 	o.byName[name] = entry{
 		apply: func(ctx context.Context, plan *scaling.Plan) (*scaling.Applied, error) {
 			return planspec.With(plan, func(s *S) (*scaling.Applied, error) {
+				if op.Chart != nil {
+					if err := o.trusted(plan, op.Chart(s)); err != nil {
+						return nil, err
+					}
+				}
 				if op.Derive == nil {
 					return op.Apply(ctx, plan, s)
 				}
