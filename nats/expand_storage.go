@@ -267,7 +267,7 @@ func (c *Client) PlanExpandStorage(ctx context.Context, req ExpandStorage) (*sca
 	d := decideExpand(req, t, vs, size)
 	var diff string
 	if len(d.steps) > 0 && !blocks(d.guards) {
-		res, err := helmplan.PlanFrom(ctx, c.releases, vs.release, t.Chart, []helmplan.Set{{Path: t.value(storageValue), Value: size.String()}})
+		res, err := helmplan.PlanFrom(ctx, c.releases, vs.release, t.Chart, []helmplan.Set{{Path: t.value(storageValue), Value: size.String()}}, c.red)
 		if err != nil {
 			return nil, err
 		}
@@ -314,10 +314,10 @@ const storageValue = "config.jetstream.fileStore.pvc.size"
 
 // deriveExpandStorage plans a stored ExpandStorage plan again from its
 // request, with the chart it pinned.
-func (c *Client) deriveExpandStorage(ctx context.Context, spec *expandSpec) (*scaling.Plan, error) {
+func (c *Client) deriveExpandStorage(ctx context.Context, spec *expandSpec) (*scaling.Plan, *expandSpec, error) {
 	req := spec.Request
 	req.Chart = spec.Target.Chart
-	return c.PlanExpandStorage(ctx, req)
+	return opkit.Decoded[expandSpec](c.PlanExpandStorage(ctx, req))
 }
 
 // applyExpandStorage runs a derived plan's steps in order, its guards
@@ -328,7 +328,10 @@ func (c *Client) applyExpandStorage(ctx context.Context, plan *scaling.Plan, spe
 	if err != nil {
 		return nil, &scaling.InvalidPlanError{Reason: "size " + spec.Size + ": " + err.Error()}
 	}
-	return c.applySteps(ctx, plan, func(ctx context.Context) (*scaling.Plan, error) { return c.deriveExpandStorage(ctx, spec) }, func(ctx context.Context, step scaling.Step, changed <-chan struct{}) (bool, error) {
+	return c.applySteps(ctx, plan, func(ctx context.Context) (*scaling.Plan, error) {
+		p, _, err := c.deriveExpandStorage(ctx, spec)
+		return p, err
+	}, func(ctx context.Context, step scaling.Step, changed <-chan struct{}) (bool, error) {
 		switch step.Action {
 		case ActionResizeClaim:
 			return c.resizeClaim(ctx, t.Namespace, step.Object.Name, size)

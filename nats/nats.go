@@ -26,6 +26,7 @@ import (
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmrelease"
 	"github.com/ironflow/scaling/internal/opkit"
+	"github.com/ironflow/scaling/internal/redact"
 )
 
 // Defaults of Options.
@@ -84,6 +85,10 @@ type Options struct {
 	// make Apply fetch a chart from where the editor chose; with a Verifier
 	// set, a plan whose signature verifies may name any source.
 	TrustedCharts []scaling.ChartSource
+	// Redaction says which values are secret; the zero value redacts the
+	// keys scaling.DefaultSensitiveKeys matches and every Secret's data.
+	// No plan, diff, step or event carries a redacted value.
+	Redaction scaling.Redaction
 }
 
 // Client runs the NATS operations against one Kubernetes cluster and one
@@ -94,6 +99,8 @@ type Client struct {
 	sys      *natsgo.Conn
 	opts     Options
 	ops      *opkit.Ops
+	// red keeps secrets out of plans and events.
+	red *redact.Redactor
 }
 
 // New returns a Client. It validates the options and reads nothing.
@@ -127,6 +134,10 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 	if err := opkit.ValidateCharts("Options.TrustedCharts", opts.TrustedCharts); err != nil {
 		return nil, err
 	}
+	red, err := redact.New(opts.Redaction)
+	if err != nil {
+		return nil, err
+	}
 	rels := opts.Releases
 	if rels == nil {
 		if c.Config == nil {
@@ -134,7 +145,7 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 		}
 		rels = helmrelease.New(c.Config, c.Kube)
 	}
-	client := &Client{kube: c.Kube, releases: rels, sys: opts.System, opts: opts}
+	client := &Client{kube: c.Kube, releases: rels, sys: opts.System, opts: opts, red: red}
 	client.ops = client.register()
 	return client, nil
 }

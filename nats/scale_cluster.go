@@ -167,7 +167,7 @@ func (c *Client) PlanScaleCluster(ctx context.Context, req ScaleCluster) (*scali
 		if req.DisableClustering {
 			sets = append(sets, helmplan.Set{Path: t.path("enabled"), Value: false})
 		}
-		res, err := helmplan.PlanFrom(ctx, c.releases, st.release, t.Chart, sets)
+		res, err := helmplan.PlanFrom(ctx, c.releases, st.release, t.Chart, sets, c.red)
 		if err != nil {
 			return nil, err
 		}
@@ -248,10 +248,10 @@ func atLeast(version string, major, minor int) bool {
 
 // deriveScaleCluster plans a stored ScaleCluster plan again from its
 // request, with the chart it pinned.
-func (c *Client) deriveScaleCluster(ctx context.Context, spec *scaleClusterSpec) (*scaling.Plan, error) {
+func (c *Client) deriveScaleCluster(ctx context.Context, spec *scaleClusterSpec) (*scaling.Plan, *scaleClusterSpec, error) {
 	req := spec.Request
 	req.Chart = spec.Target.Chart
-	return c.PlanScaleCluster(ctx, req)
+	return opkit.Decoded[scaleClusterSpec](c.PlanScaleCluster(ctx, req))
 }
 
 // applyScaleCluster runs a derived plan's steps in order. Each step checks
@@ -260,7 +260,10 @@ func (c *Client) deriveScaleCluster(ctx context.Context, spec *scaleClusterSpec)
 // evaluated again on what the earlier steps left.
 func (c *Client) applyScaleCluster(ctx context.Context, plan *scaling.Plan, spec *scaleClusterSpec) (*scaling.Applied, error) {
 	t := spec.Target
-	return c.applySteps(ctx, plan, func(ctx context.Context) (*scaling.Plan, error) { return c.deriveScaleCluster(ctx, spec) },
+	return c.applySteps(ctx, plan, func(ctx context.Context) (*scaling.Plan, error) {
+		p, _, err := c.deriveScaleCluster(ctx, spec)
+		return p, err
+	},
 		func(ctx context.Context, step scaling.Step, changed <-chan struct{}) (bool, error) {
 			return c.runStep(ctx, t, step, changed)
 		})

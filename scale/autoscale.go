@@ -20,6 +20,7 @@ import (
 	"github.com/ironflow/scaling/internal/manifest"
 	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/internal/planspec"
+	"github.com/ironflow/scaling/internal/redact"
 	"github.com/ironflow/scaling/internal/values"
 )
 
@@ -178,30 +179,37 @@ type autoscaleSpec struct {
 // PlanAutoscale returns the plan that enables or tunes the HPA. Invalid
 // bounds or policies are a *scaling.InvalidInputError and read nothing.
 func (c *Client) PlanAutoscale(ctx context.Context, a Autoscale) (*scaling.Plan, error) {
+	plan, _, err := c.planAutoscale(ctx, a)
+	return plan, err
+}
+
+// planAutoscale is PlanAutoscale, also returning the spec in memory
+// (planReplicas).
+func (c *Client) planAutoscale(ctx context.Context, a Autoscale) (*scaling.Plan, *autoscaleSpec, error) {
 	if err := a.validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sets, err := a.sets()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	src, err := a.Chart.For("Autoscale.Chart", c.opts.Chart)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	hp, err := helmplan.Plan(ctx, c.releases, a.Namespace, a.Release, src, sets)
+	hp, err := helmplan.Plan(ctx, c.releases, a.Namespace, a.Release, src, sets, c.red)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a.Chart = hp.Chart
 	expected, ref, ok := renderedHPA(hp.After)
 	if !ok {
-		return nil, &scaling.NotFoundError{Object: helmplan.Ref(a.Namespace, a.Release), Detail: "the chart renders no HorizontalPodAutoscaler with " + a.Paths.Enabled + "=true"}
+		return nil, nil, &scaling.NotFoundError{Object: helmplan.Ref(a.Namespace, a.Release), Detail: "the chart renders no HorizontalPodAutoscaler with " + a.Paths.Enabled + "=true"}
 	}
 	name := expected.Name
 	live, err := getWorkload(ctx, c.kube, ref)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	plan := &scaling.Plan{
 		Version: scaling.PlanVersion, Operation: OpAutoscale, Target: helmplan.Ref(a.Namespace, a.Release),
@@ -215,21 +223,21 @@ func (c *Client) PlanAutoscale(ctx context.Context, a Autoscale) (*scaling.Plan,
 	if h, err := c.kube.AutoscalingV2().HorizontalPodAutoscalers(a.Namespace).Get(ctx, name, metav1.GetOptions{}); err == nil {
 		plan.Fingerprint[scaling.FingerprintKey(hpaRef, scaling.AspectGeneration)] = strconv.FormatInt(h.Generation, 10)
 	} else if !apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("reading HPA %s: %w", name, err)
+		return nil, nil, fmt.Errorf("reading HPA %s: %w", name, err)
 	} else {
 		plan.Fingerprint[scaling.FingerprintKey(hpaRef, scaling.AspectGeneration)] = "absent"
 	}
 
 	rendered, ok := workloadObject(hp.After, ref)
 	if !ok {
-		return nil, fmt.Errorf("the planned manifest of %s/%s lacks %s", a.Namespace, a.Release, ref)
+		return nil, nil, fmt.Errorf("the planned manifest of %s/%s lacks %s", a.Namespace, a.Release, ref)
 	}
 	tmpl, _, err := podTemplate(rendered)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	plan.Guards = append(plan.Guards, requestsGuard(expected, tmpl.Spec), resetGuard(hp, ref, live.Replicas, a.MinReplicas), blast(hp, nil))
-	plan.Steps = valueSteps(plan.Target, sets, hp.Current, hp.Rendered.Computed)
+	plan.Steps = valueSteps(plan.Target, sets, hp.Current, hp.Rendered.Computed, c.red)
 	if s, ok := helmplan.ChartStep(plan.Target, hp); ok {
 		plan.Steps = append(plan.Steps, s)
 	}
@@ -238,12 +246,18 @@ func (c *Client) PlanAutoscale(ctx context.Context, a Autoscale) (*scaling.Plan,
 	}
 	spec := autoscaleSpec{Request: a, Revision: hp.Release.Revision, Values: hp.Values, HPA: name, Workload: ref, Expected: expected.Spec}
 	if spec.Causes, err = opkit.CausesOf(plan.Guards); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if plan.Spec, err = planspec.Encode(spec); err != nil {
-		return nil, err
+	if plan.Spec, err = planspec.Encode(spec.shown(c.red)); err != nil {
+		return nil, nil, err
 	}
-	return plan, nil
+	return plan, &spec, nil
+}
+
+// shown is the spec as a plan stores it: its values redacted.
+func (s autoscaleSpec) shown(red *redact.Redactor) autoscaleSpec {
+	s.Values = red.Values(s.Values)
+	return s
 }
 
 func short(v any) string {
@@ -296,8 +310,8 @@ func resetGuard(hp *helmplan.Result, ref scaling.ObjectRef, live, minR int32) sc
 }
 
 // deriveAutoscale plans a stored Autoscale plan again from its request.
-func (c *Client) deriveAutoscale(ctx context.Context, spec *autoscaleSpec) (*scaling.Plan, error) {
-	return c.PlanAutoscale(ctx, spec.Request)
+func (c *Client) deriveAutoscale(ctx context.Context, spec *autoscaleSpec) (*scaling.Plan, *autoscaleSpec, error) {
+	return c.planAutoscale(ctx, spec.Request)
 }
 
 // applyAutoscale runs a derived Autoscale plan: one upgrade.

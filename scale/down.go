@@ -14,6 +14,7 @@ import (
 	"github.com/ironflow/scaling/internal/manifest"
 	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/internal/planspec"
+	"github.com/ironflow/scaling/internal/redact"
 	"github.com/ironflow/scaling/internal/values"
 )
 
@@ -74,26 +75,32 @@ func (d *Down) defaults() (int32, error) {
 // PlanReplicas. An HPA's minReplicas of 0 is not allowed by Kubernetes by
 // default, so scaling an autoscaled release to 0 is blocked.
 func (c *Client) PlanDown(ctx context.Context, d Down) (*scaling.Plan, error) {
+	plan, _, err := c.planDown(ctx, d)
+	return plan, err
+}
+
+// planDown is PlanDown, also returning the spec in memory (planReplicas).
+func (c *Client) planDown(ctx context.Context, d Down) (*scaling.Plan, *replicasSpec, error) {
 	n, err := d.defaults()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st, err := c.readDown(ctx, d, n)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if n > st.live.Replicas {
-		return nil, &scaling.InvalidInputError{Field: "Down.Replicas", Value: n,
+		return nil, nil, &scaling.InvalidInputError{Field: "Down.Replicas", Value: n,
 			Reason: fmt.Sprintf("is above the %d replicas %s runs: that is a scale-up, which scale.Replicas plans with its guards (quota, capacity, connection budget)", st.live.Replicas, st.ref)}
 	}
 	plan, spec := downPlan(d, n, st)
 	if spec.Causes, err = opkit.CausesOf(plan.Guards); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if plan.Spec, err = planspec.Encode(spec); err != nil {
-		return nil, err
+	if plan.Spec, err = planspec.Encode(spec.shown(c.red)); err != nil {
+		return nil, nil, err
 	}
-	return plan, nil
+	return plan, &spec, nil
 }
 
 // downState is everything PlanDown reads, once, before any guard.
@@ -128,7 +135,7 @@ func (c *Client) readDown(ctx context.Context, d Down, n int32) (*downState, err
 	if err != nil {
 		return nil, err
 	}
-	if st.hp, err = helmplan.PlanFrom(ctx, c.releases, rel, src, st.sets); err != nil {
+	if st.hp, err = helmplan.PlanFrom(ctx, c.releases, rel, src, st.sets, c.red); err != nil {
 		return nil, err
 	}
 	ref, err := c.drivenWorkload(ctx, d.replicas(n, st.hp.Chart), st.hp)
@@ -241,13 +248,13 @@ func renderedHPA(objs map[string]manifest.Object) (*autoscalingv2.HorizontalPodA
 
 // valueSteps is one "helm upgrade" step per value the sets change, with the
 // value before (deployed) and after (planned).
-func valueSteps(target scaling.ObjectRef, sets []helmplan.Set, before, after map[string]any) []scaling.Step {
+func valueSteps(target scaling.ObjectRef, sets []helmplan.Set, before, after map[string]any, red *redact.Redactor) []scaling.Step {
 	var steps []scaling.Step
 	for _, s := range sets {
 		b, _ := values.Get(before, s.Path)
 		a, _ := values.Get(after, s.Path)
 		if bs, as := short(b), short(a); bs != as {
-			steps = append(steps, scaling.Step{Action: "helm upgrade", Object: target, Field: s.Path, Before: bs, After: as})
+			steps = append(steps, scaling.Step{Action: "helm upgrade", Object: target, Field: s.Path, Before: red.Text(s.Path, bs), After: red.Text(s.Path, as)})
 		}
 	}
 	return steps

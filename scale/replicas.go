@@ -17,6 +17,7 @@ import (
 	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/internal/planspec"
 	"github.com/ironflow/scaling/internal/quota"
+	"github.com/ironflow/scaling/internal/redact"
 	"github.com/ironflow/scaling/internal/values"
 )
 
@@ -122,19 +123,26 @@ const probeReplicas = 7919
 // Unsafe targets are not errors: they come back as blocking guards, so the
 // plan can still be shown.
 func (c *Client) PlanReplicas(ctx context.Context, r Replicas) (*scaling.Plan, error) {
+	plan, _, err := c.planReplicas(ctx, r)
+	return plan, err
+}
+
+// planReplicas is PlanReplicas, also returning the plan's spec as it is in
+// memory (with the values the plan shows redacted): what Apply runs.
+func (c *Client) planReplicas(ctx context.Context, r Replicas) (*scaling.Plan, *replicasSpec, error) {
 	if err := r.defaults(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if r.Workload != nil {
-		return c.planWorkloadReplicas(ctx, r)
+		return opkit.Decoded[replicasSpec](c.planWorkloadReplicas(ctx, r))
 	}
 	src, err := r.Chart.For("Replicas.Chart", c.opts.Chart)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st, err := c.readReplicas(ctx, r, src)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r.Chart = st.hp.Chart
 	plan := replicasPlan(r, st)
@@ -162,7 +170,7 @@ type replicasState struct {
 }
 
 func (c *Client) readReplicas(ctx context.Context, r Replicas, src scaling.ChartSource) (*replicasState, error) {
-	hp, err := helmplan.Plan(ctx, c.releases, r.Namespace, r.Release, src, []helmplan.Set{{Path: r.ValuePath, Value: int64(r.Replicas)}})
+	hp, err := helmplan.Plan(ctx, c.releases, r.Namespace, r.Release, src, []helmplan.Set{{Path: r.ValuePath, Value: int64(r.Replicas)}}, c.red)
 	if err != nil {
 		return nil, err
 	}
@@ -251,30 +259,36 @@ func replicasPlan(r Replicas, st *replicasState) *scaling.Plan {
 // deriveReplicas plans a stored Replicas or Down plan again from its
 // request, with the chart it pinned (a changed chart is then a
 // *scaling.ChartChangedError, not a different plan).
-func (c *Client) deriveReplicas(ctx context.Context, spec *replicasSpec) (*scaling.Plan, error) {
+func (c *Client) deriveReplicas(ctx context.Context, spec *replicasSpec) (*scaling.Plan, *replicasSpec, error) {
 	if spec.Down != nil {
 		d := *spec.Down
 		d.Chart = spec.Request.Chart
-		return c.PlanDown(ctx, d)
+		return c.planDown(ctx, d)
 	}
-	return c.PlanReplicas(ctx, spec.Request)
+	return c.planReplicas(ctx, spec.Request)
 }
 
-func (c *Client) finishReplicasPlan(plan *scaling.Plan, r Replicas, hp *helmplan.Result, ref scaling.ObjectRef) (*scaling.Plan, error) {
+func (c *Client) finishReplicasPlan(plan *scaling.Plan, r Replicas, hp *helmplan.Result, ref scaling.ObjectRef) (*scaling.Plan, *replicasSpec, error) {
 	plan.Guards = append(plan.Guards, blast(hp, nil))
 	if s, ok := helmplan.ChartStep(plan.Target, hp); ok && !plan.NoOp {
 		plan.Steps = append(plan.Steps, s)
 	}
 	causes, err := opkit.CausesOf(plan.Guards)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	spec, err := planspec.Encode(replicasSpec{Request: r, Revision: hp.Release.Revision, Values: hp.Values, Workload: ref, Causes: causes})
-	if err != nil {
-		return nil, err
+	spec := &replicasSpec{Request: r, Revision: hp.Release.Revision, Values: hp.Values, Workload: ref, Causes: causes}
+	if plan.Spec, err = planspec.Encode(spec.shown(c.red)); err != nil {
+		return nil, nil, err
 	}
-	plan.Spec = spec
-	return plan, nil
+	return plan, spec, nil
+}
+
+// shown is the spec as a plan stores it: its values redacted. Apply never
+// writes a stored spec's values; it derives them again.
+func (s replicasSpec) shown(red *redact.Redactor) replicasSpec {
+	s.Values = red.Values(s.Values)
+	return s
 }
 
 // drivenWorkload renders the chart with a probe count at the value path and

@@ -57,12 +57,12 @@ func (c *Client) PlanRolloutRestart(ctx context.Context, r RolloutRestart) (*sca
 // deriveRestart plans a stored restart again with its own restart time and
 // the spread it showed (pods move between nodes without anything a person
 // approved changing): a template that carries that time already is a no-op.
-func (c *Client) deriveRestart(ctx context.Context, spec *restartSpec) (*scaling.Plan, error) {
+func (c *Client) deriveRestart(ctx context.Context, spec *restartSpec) (*scaling.Plan, *restartSpec, error) {
 	r := spec.Request
 	if r.Workload == (scaling.ObjectRef{}) {
 		r.Workload = spec.Workload // a plan stored before the request was
 	}
-	return c.planRestart(ctx, r, spec.RestartedAt, spec.SpreadBefore)
+	return opkit.Decoded[restartSpec](c.planRestart(ctx, r, spec.RestartedAt, spec.SpreadBefore))
 }
 
 // planRestart plans a restart at restartedAt; spread nil reads the pods'.

@@ -19,6 +19,7 @@ import (
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmrelease"
 	"github.com/ironflow/scaling/internal/opkit"
+	"github.com/ironflow/scaling/internal/redact"
 )
 
 // DefaultVerifyTimeout bounds Verify when its context has no deadline.
@@ -51,6 +52,10 @@ type Options struct {
 	// make Apply fetch a chart from where the editor chose; with a Verifier
 	// set, a plan whose signature verifies may name any source.
 	TrustedCharts []scaling.ChartSource
+	// Redaction says which values are secret; the zero value redacts the
+	// keys scaling.DefaultSensitiveKeys matches and every Secret's data.
+	// No plan, diff, step or event carries a redacted value.
+	Redaction scaling.Redaction
 }
 
 // Client runs the scale operations against one cluster. It is safe for
@@ -61,6 +66,8 @@ type Client struct {
 	releases scaling.Releases
 	opts     Options
 	ops      *opkit.Ops
+	// red keeps secrets out of plans and events.
+	red *redact.Redactor
 }
 
 // New returns a Client for the cluster.
@@ -80,6 +87,10 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 	if err := opkit.ValidateCharts("Options.TrustedCharts", opts.TrustedCharts); err != nil {
 		return nil, err
 	}
+	red, err := redact.New(opts.Redaction)
+	if err != nil {
+		return nil, err
+	}
 	rels := opts.Releases
 	if rels == nil {
 		if c.Config == nil {
@@ -87,7 +98,7 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 		}
 		rels = helmrelease.New(c.Config, c.Kube)
 	}
-	client := &Client{kube: c.Kube, dyn: c.Dynamic, releases: rels, opts: opts}
+	client := &Client{kube: c.Kube, dyn: c.Dynamic, releases: rels, opts: opts, red: red}
 	client.ops = client.register()
 	return client, nil
 }

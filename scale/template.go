@@ -15,6 +15,7 @@ import (
 	"github.com/ironflow/scaling/internal/helmplan"
 	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/internal/planspec"
+	"github.com/ironflow/scaling/internal/redact"
 	"github.com/ironflow/scaling/internal/values"
 )
 
@@ -137,27 +138,34 @@ type templateSpec struct {
 // move that would drop NATS servers or PostgreSQL instances the release
 // still runs: scale those down first (nats.ScaleCluster moves the data).
 func (c *Client) PlanTemplate(ctx context.Context, t Template) (*scaling.Plan, error) {
+	plan, _, err := c.planTemplate(ctx, t)
+	return plan, err
+}
+
+// planTemplate is PlanTemplate, also returning the spec in memory
+// (planReplicas).
+func (c *Client) planTemplate(ctx context.Context, t Template) (*scaling.Plan, *templateSpec, error) {
 	if t.Namespace == "" || t.Release == "" {
-		return nil, &scaling.InvalidInputError{Field: "Template.Namespace/Release", Value: t.Namespace + "/" + t.Release, Reason: "both are required"}
+		return nil, nil, &scaling.InvalidInputError{Field: "Template.Namespace/Release", Value: t.Namespace + "/" + t.Release, Reason: "both are required"}
 	}
 	if err := t.To.validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rel, err := helmplan.Last(ctx, c.releases, t.Namespace, t.Release)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sets, err := t.To.sets()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	src, err := t.Chart.For("Template.Chart", c.opts.Chart)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	hp, err := helmplan.PlanFrom(ctx, c.releases, rel, src, sets)
+	hp, err := helmplan.PlanFrom(ctx, c.releases, rel, src, sets, c.red)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	t.Chart = hp.Chart
 	plan := &scaling.Plan{
@@ -168,7 +176,7 @@ func (c *Client) PlanTemplate(ctx context.Context, t Template) (*scaling.Plan, e
 	}
 	plan.Guards = append(plan.Guards, dataGuards(hp.Current, t.To)...)
 	plan.Guards = append(plan.Guards, blast(hp, templateRemoves))
-	plan.Steps = valueSteps(plan.Target, sets, hp.Current, hp.Rendered.Computed)
+	plan.Steps = valueSteps(plan.Target, sets, hp.Current, hp.Rendered.Computed, c.red)
 	if len(plan.Steps) == 0 && hp.Changed() {
 		// The preset's values hold in the computed values already (chart
 		// defaults), but the release's own values change, as the diff
@@ -183,7 +191,7 @@ func (c *Client) PlanTemplate(ctx context.Context, t Template) (*scaling.Plan, e
 	if a := t.To.Autoscaling; a != nil {
 		expected, ref, ok := renderedHPA(hp.After)
 		if !ok {
-			return nil, &scaling.NotFoundError{Object: plan.Target, Detail: "the chart renders no HPA for the " + t.To.Name + " template"}
+			return nil, nil, &scaling.NotFoundError{Object: plan.Target, Detail: "the chart renders no HPA for the " + t.To.Name + " template"}
 		}
 		spec.Autoscale = &autoscaleSpec{Request: Autoscale{Namespace: t.Namespace, Release: t.Release, MinReplicas: a.MinReplicas, MaxReplicas: a.MaxReplicas},
 			HPA: expected.Name, Workload: ref, Expected: expected.Spec}
@@ -191,17 +199,17 @@ func (c *Client) PlanTemplate(ctx context.Context, t Template) (*scaling.Plan, e
 		r := Replicas{Namespace: t.Namespace, Release: t.Release, Replicas: t.To.Replicas, ValuePath: DefaultReplicasPath}
 		ref, err := c.drivenWorkload(ctx, r, hp)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if ref == nil {
-			return nil, &scaling.NotFoundError{Object: plan.Target, Detail: "no workload follows " + DefaultReplicasPath}
+			return nil, nil, &scaling.NotFoundError{Object: plan.Target, Detail: "no workload follows " + DefaultReplicasPath}
 		}
 		if _, _, hadHPA := renderedHPA(hp.Before); !hadHPA {
 			// Without an HPA before or after, the app's spec generation
 			// moves only with real changes: fingerprint it too.
 			live, err := getWorkload(ctx, c.kube, *ref)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			plan.Fingerprint[live.fingerprintKey()] = strconv.FormatInt(live.Generation, 10)
 		}
@@ -211,12 +219,22 @@ func (c *Client) PlanTemplate(ctx context.Context, t Template) (*scaling.Plan, e
 		plan.NoOp, plan.Steps = true, nil
 	}
 	if spec.Causes, err = opkit.CausesOf(plan.Guards); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if plan.Spec, err = planspec.Encode(spec); err != nil {
-		return nil, err
+	if plan.Spec, err = planspec.Encode(spec.shown(c.red)); err != nil {
+		return nil, nil, err
 	}
-	return plan, nil
+	return plan, &spec, nil
+}
+
+// shown is the spec as a plan stores it: its values redacted.
+func (s templateSpec) shown(red *redact.Redactor) templateSpec {
+	s.Values = red.Values(s.Values)
+	if s.Replicas != nil {
+		r := s.Replicas.shown(red)
+		s.Replicas = &r
+	}
+	return s
 }
 
 // templateRemoves are the deletions a move between presets sets out to
@@ -269,8 +287,8 @@ func dataGuards(computed map[string]any, to Preset) []scaling.GuardResult {
 // generation is compared only when the plan recorded it (no HPA involved:
 // an HPA moves it).
 // deriveTemplate plans a stored Template plan again from its request.
-func (c *Client) deriveTemplate(ctx context.Context, spec *templateSpec) (*scaling.Plan, error) {
-	return c.PlanTemplate(ctx, spec.Request)
+func (c *Client) deriveTemplate(ctx context.Context, spec *templateSpec) (*scaling.Plan, *templateSpec, error) {
+	return c.planTemplate(ctx, spec.Request)
 }
 
 // applyTemplate runs a derived Template plan: one upgrade.

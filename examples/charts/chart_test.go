@@ -1283,3 +1283,23 @@ func TestNATSUnsupportedOptionsFail(t *testing.T) {
 		})
 	}
 }
+
+// The app's credentials: rendered into <release>-auth and read from there,
+// the way real charts carry a password; nothing when none is set, and
+// nothing rendered for a Secret the user manages.
+func TestAuthSecret(t *testing.T) {
+	none := render(t, "")
+	assert.Nil(t, none.get("Secret", releaseName+"-auth"))
+	assert.NotContains(t, containerEnv(t, none.must(t, "Deployment", releaseName)), "JWT_SECRET")
+
+	r := renderValues(t, map[string]interface{}{"auth": map[string]interface{}{"jwtSecret": "s3cr3t-jwt", "adminPassword": "hunter2"}})
+	sec := r.must(t, "Secret", releaseName+"-auth")
+	assert.Equal(t, map[string]string{"jwt-secret": "s3cr3t-jwt", "admin-password": "hunter2"}, nestedStringMap(t, sec, "stringData"))
+	env := containerEnv(t, r.must(t, "Deployment", releaseName))
+	assert.Equal(t, "<valueFrom>", env["JWT_SECRET"])
+	assert.Equal(t, "<valueFrom>", env["ADMIN_PASSWORD"])
+
+	own := renderValues(t, map[string]interface{}{"auth": map[string]interface{}{"jwtSecret": "x", "existingSecret": "mine"}})
+	assert.Nil(t, own.get("Secret", releaseName+"-auth"), "the user's Secret is not rendered over")
+	assert.Contains(t, containerEnv(t, own.must(t, "Deployment", releaseName)), "JWT_SECRET")
+}

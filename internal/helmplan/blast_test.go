@@ -95,7 +95,7 @@ func TestBlastRadiusBlocksAnUpgradeThatDropsASubchart(t *testing.T) {
 	_, err := r.Install(ctx, "prod", "web", appChart, nil)
 	require.NoError(t, err)
 
-	full, err := helmplan.Plan(ctx, r, "prod", "web", scaling.ChartSource{Ref: appChart}, []helmplan.Set{{Path: "replicaCount", Value: int64(3)}})
+	full, err := helmplan.Plan(ctx, r, "prod", "web", scaling.ChartSource{Ref: appChart}, []helmplan.Set{{Path: "replicaCount", Value: int64(3)}}, nil)
 	require.NoError(t, err)
 	g, cause := helmplan.BlastRadius(full, nil)
 	assert.Equal(t, scaling.Pass, g.Outcome, g.Reason)
@@ -109,7 +109,7 @@ func TestBlastRadiusBlocksAnUpgradeThatDropsASubchart(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(crafted, "Chart.yaml"), []byte("apiVersion: v2\nname: app\nversion: 1.0.0\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(crafted, "values.yaml"), []byte("replicaCount: 1\nbroker:\n  replicas: 3\n"), 0o644))
 
-	dropped, err := helmplan.Plan(ctx, r, "prod", "web", scaling.ChartSource{Ref: crafted}, []helmplan.Set{{Path: "replicaCount", Value: int64(3)}})
+	dropped, err := helmplan.Plan(ctx, r, "prod", "web", scaling.ChartSource{Ref: crafted}, []helmplan.Set{{Path: "replicaCount", Value: int64(3)}}, nil)
 	require.NoError(t, err)
 	assert.Contains(t, dropped.Diff, "prod, web-broker, StatefulSet (apps/v1) removed")
 	g, cause = helmplan.BlastRadius(dropped, nil)
@@ -137,10 +137,10 @@ func TestPlanShowsAChartUpgrade(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(next, "Chart.yaml"), []byte(strings.Replace(string(raw), "\nversion: 1.0.0", "\nversion: 1.1.0", 1)), 0o644))
 
-	_, err = helmplan.Plan(ctx, r, "prod", "web", scaling.ChartSource{Ref: next}, nil)
+	_, err = helmplan.Plan(ctx, r, "prod", "web", scaling.ChartSource{Ref: next}, nil, nil)
 	assert.ErrorIs(t, err, scaling.ErrChartSource, "another version without Upgrade")
 
-	res, err := helmplan.Plan(ctx, r, "prod", "web", scaling.ChartSource{Ref: next, Upgrade: true}, nil)
+	res, err := helmplan.Plan(ctx, r, "prod", "web", scaling.ChartSource{Ref: next, Upgrade: true}, nil, nil)
 	require.NoError(t, err)
 	assert.Equal(t, "app-1.0.0 -> app-1.1.0", res.ChartChange)
 	assert.True(t, res.Changed(), "same values, another chart: still a change")

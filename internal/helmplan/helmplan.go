@@ -12,6 +12,7 @@ import (
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/manifest"
+	"github.com/ironflow/scaling/internal/redact"
 	"github.com/ironflow/scaling/internal/values"
 )
 
@@ -42,7 +43,8 @@ type Result struct {
 	Rendered *scaling.Release
 	// Before and After are the deployed and planned manifests by object.
 	Before, After map[string]manifest.Object
-	// Diff shows the values diff then the manifest diff ("" when equal).
+	// Diff shows the values diff then the manifest diff ("" when equal),
+	// secrets redacted.
 	Diff string
 }
 
@@ -64,12 +66,12 @@ func FingerprintKey(namespace, name string) string {
 // semantics of --reuse-values --set, computed here so the plan shows exactly
 // what Apply will send) and renders the result. A release in a pending state
 // is a *scaling.ReleasePendingError.
-func Plan(ctx context.Context, releases scaling.Releases, namespace, name string, src scaling.ChartSource, sets []Set) (*Result, error) {
+func Plan(ctx context.Context, releases scaling.Releases, namespace, name string, src scaling.ChartSource, sets []Set, red *redact.Redactor) (*Result, error) {
 	rel, err := Last(ctx, releases, namespace, name)
 	if err != nil {
 		return nil, err
 	}
-	return PlanFrom(ctx, releases, rel, src, sets)
+	return PlanFrom(ctx, releases, rel, src, sets, red)
 }
 
 // Last reads the newest revision and refuses a pending one with a
@@ -91,8 +93,9 @@ func Last(ctx context.Context, releases scaling.Releases, namespace, name string
 }
 
 // PlanFrom is Plan for a release the caller has already read with Last, when
-// the sets depend on its values.
-func PlanFrom(ctx context.Context, releases scaling.Releases, rel *scaling.Release, src scaling.ChartSource, sets []Set) (*Result, error) {
+// the sets depend on its values. The diff is redacted by red (nil: the
+// default redaction); the Result's values and objects are not.
+func PlanFrom(ctx context.Context, releases scaling.Releases, rel *scaling.Release, src scaling.ChartSource, sets []Set, red *redact.Redactor) (*Result, error) {
 	namespace, name := rel.Namespace, rel.Name
 	vals := values.Copy(rel.Values)
 	for _, s := range sets {
@@ -118,7 +121,15 @@ func PlanFrom(ctx context.Context, releases scaling.Releases, rel *scaling.Relea
 	if err != nil {
 		return nil, fmt.Errorf("planned manifest of %s/%s: %w", namespace, name, err)
 	}
-	vd, err := manifest.ValuesDiff(rel.Values, vals)
+	vd, err := manifest.ValuesDiff(red.Values(rel.Values), red.Values(vals))
+	if err != nil {
+		return nil, err
+	}
+	shownBefore, err := red.Manifest(before)
+	if err != nil {
+		return nil, err
+	}
+	shownAfter, err := red.Manifest(after)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +143,7 @@ func PlanFrom(ctx context.Context, releases scaling.Releases, rel *scaling.Relea
 	}
 	if vd != "" || res.ChartChange != "" {
 		diff.WriteString(vd)
-		diff.WriteString(manifest.Diff(before, after))
+		diff.WriteString(manifest.Diff(shownBefore, shownAfter))
 	}
 	res.Diff = diff.String()
 	return res, nil

@@ -96,11 +96,13 @@ func NewOps(pkg string, kinds Kinds, verifyTimeout time.Duration) *Ops {
 // Op is what one operation registers, for plans whose spec is an S.
 type Op[S any] struct {
 	// Derive plans again from the stored spec's request on live state,
-	// with the operation's own Plan code (read-only). Apply compares its
-	// result with the stored plan and runs the derived one: a stored plan
-	// is never trusted, only checked. Nil skips the re-derivation (an
+	// with the operation's own Plan code (read-only), and returns the plan
+	// with its spec as it was in memory, before redaction: Apply compares
+	// the derived plan with the stored one and runs the derived spec, so
+	// it writes the values it read just now, never a stored plan's (which
+	// are redacted, and never trusted). Nil skips the re-derivation (an
 	// operation not yet converted): Apply then trusts the spec.
-	Derive func(ctx context.Context, spec *S) (*scaling.Plan, error)
+	Derive func(ctx context.Context, spec *S) (*scaling.Plan, *S, error)
 	// Apply runs a plan no guard blocks whose state still holds; with
 	// Derive set it gets the derived plan and spec.
 	Apply func(ctx context.Context, plan *scaling.Plan, spec *S) (*scaling.Applied, error)
@@ -110,6 +112,19 @@ type Op[S any] struct {
 	// checked against the trusted sources before either runs; nil for an
 	// operation that loads no chart.
 	Chart func(spec *S) scaling.ChartSource
+}
+
+// Decoded completes a Derive for an operation whose spec holds nothing
+// secret: the derived plan's own spec, decoded.
+func Decoded[S any](plan *scaling.Plan, err error) (*scaling.Plan, *S, error) {
+	if err != nil {
+		return nil, nil, err
+	}
+	var spec S
+	if err := planspec.Decode(plan, &spec); err != nil {
+		return nil, nil, err
+	}
+	return plan, &spec, nil
 }
 
 // Register adds operation name. Registering a name twice panics: it is a
@@ -130,14 +145,14 @@ func Register[S any](o *Ops, name string, op Op[S]) {
 				if op.Derive == nil {
 					return op.Apply(ctx, plan, s)
 				}
-				derived, err := op.Derive(ctx, s)
+				derived, ds, err := op.Derive(ctx, s)
 				if err != nil {
 					return nil, err
 				}
 				if res, err := Check(plan, derived); res != nil || err != nil {
 					return res, err
 				}
-				return planspec.With(derived, func(ds *S) (*scaling.Applied, error) { return op.Apply(ctx, derived, ds) })
+				return op.Apply(ctx, derived, ds)
 			})
 		},
 		verify: func(ctx context.Context, plan *scaling.Plan) (*scaling.Verification, error) {

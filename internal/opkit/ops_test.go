@@ -123,11 +123,16 @@ func TestApplyRunsTheDerivedPlanOnlyWhenTheStoredOneMatches(t *testing.T) {
 	ctx := context.Background()
 	var derived *scaling.Plan
 	var ran []*scaling.Plan
+	var ranSpecs []*testSpec
+	// The derived spec as Derive had it in memory: what Apply writes from
+	// (a stored spec's secrets are redacted, its values never trusted).
+	inMemory := &testSpec{N: 5}
 	ops := NewOps("test", nil, time.Minute)
 	Register(ops, "test.A", Op[testSpec]{
-		Derive: func(context.Context, *testSpec) (*scaling.Plan, error) { return derived, nil },
-		Apply: func(_ context.Context, p *scaling.Plan, _ *testSpec) (*scaling.Applied, error) {
+		Derive: func(context.Context, *testSpec) (*scaling.Plan, *testSpec, error) { return derived, inMemory, nil },
+		Apply: func(_ context.Context, p *scaling.Plan, s *testSpec) (*scaling.Applied, error) {
 			ran = append(ran, p)
+			ranSpecs = append(ranSpecs, s)
 			return &scaling.Applied{Changed: true}, nil
 		},
 		Verify: func(context.Context, *scaling.Plan, *testSpec) (*scaling.Verification, error) { return nil, nil },
@@ -146,6 +151,7 @@ func TestApplyRunsTheDerivedPlanOnlyWhenTheStoredOneMatches(t *testing.T) {
 	assert.True(t, res.Changed)
 	require.Len(t, ran, 1)
 	assert.Same(t, derived, ran[0], "the derived plan runs, not the stored one")
+	assert.Same(t, inMemory, ranSpecs[0], "with the spec Derive returned, not one decoded from JSON")
 
 	ran = nil
 	derived = honest()
@@ -180,4 +186,51 @@ func TestApplyRunsTheDerivedPlanOnlyWhenTheStoredOneMatches(t *testing.T) {
 	require.ErrorAs(t, err, &mismatch)
 	assert.Equal(t, "spec.n", mismatch.Differences[0].Field)
 	assert.Empty(t, ran, "nothing ran for a refused plan")
+}
+
+// TestApplyLoadsChartsOnlyFromTrustedSources: a stored spec's chart source
+// is checked before Derive runs (Derive would look the chart up).
+func TestApplyLoadsChartsOnlyFromTrustedSources(t *testing.T) {
+	type chartSpec struct {
+		Chart scaling.ChartSource `json:"chart"`
+	}
+	derives := 0
+	ops := NewOps("test", nil, time.Minute)
+	ops.TrustCharts(scaling.ChartSource{}, scaling.ChartSource{Ref: "oci://charts.example/app", Version: "1.2.0"})
+	Register(ops, "test.C", Op[chartSpec]{
+		Derive: func(_ context.Context, s *chartSpec) (*scaling.Plan, *chartSpec, error) {
+			derives++
+			return &scaling.Plan{NoOp: true}, s, nil
+		},
+		Apply:  func(context.Context, *scaling.Plan, *chartSpec) (*scaling.Applied, error) { return nil, nil },
+		Verify: func(context.Context, *scaling.Plan, *chartSpec) (*scaling.Verification, error) { return nil, nil },
+		Chart:  func(s *chartSpec) scaling.ChartSource { return s.Chart },
+	})
+	plan := func(src scaling.ChartSource) *scaling.Plan {
+		raw, err := json.Marshal(chartSpec{Chart: src})
+		require.NoError(t, err)
+		return &scaling.Plan{Version: scaling.PlanVersion, Operation: "test.C", Spec: raw}
+	}
+	for _, src := range []scaling.ChartSource{
+		{},
+		{Ref: "oci://charts.example/app", Version: "1.2.0"},
+		{Ref: "oci://charts.example/app", Version: "1.2.0", Digest: "sha256:ab", Upgrade: true},
+	} {
+		_, err := ops.Apply(context.Background(), plan(src))
+		require.NoError(t, err, "%v", src)
+	}
+	assert.Equal(t, 3, derives)
+	for _, src := range []scaling.ChartSource{
+		{Ref: "oci://evil.example/app", Version: "1.2.0"},
+		{Ref: "oci://charts.example/app", Version: "9.9.9"},
+		{Ref: "app", RepoURL: "https://evil.example"},
+	} {
+		_, err := ops.Apply(context.Background(), plan(src))
+		var untrusted *scaling.UntrustedChartError
+		require.ErrorAs(t, err, &untrusted, "%v", src)
+		assert.Equal(t, src, untrusted.Source)
+	}
+	assert.Equal(t, 3, derives, "no untrusted source reached Derive")
+	assert.Error(t, ValidateCharts("Options.TrustedCharts", []scaling.ChartSource{{Version: "1"}}))
+	assert.NoError(t, ValidateCharts("Options.TrustedCharts", []scaling.ChartSource{{Ref: "./chart"}}))
 }

@@ -107,3 +107,15 @@ but its subchart is missing, instead of rendering a URL to nothing.
 {{- include "ironflow.subchart" (dict "ctx" . "name" "postgresql") }}
 {{- include "postgresql.appSecretName" .Subcharts.postgresql }}
 {{- end }}
+
+{{/*
+The Secret holding the app's credentials: auth.existingSecret, or the one
+this chart renders when a credential is set; empty when there is none.
+*/}}
+{{- define "ironflow.authSecret" -}}
+{{- if .Values.auth.existingSecret -}}
+{{- .Values.auth.existingSecret -}}
+{{- else if or .Values.auth.jwtSecret .Values.auth.adminPassword -}}
+{{- printf "%s-auth" (include "ironflow.fullname" .) -}}
+{{- end -}}
+{{- end }}

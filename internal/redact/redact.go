@@ -1,0 +1,192 @@
+// Package redact keeps secret values out of everything a plan shows and
+// stores: values trees, rendered objects, steps. A secret is replaced by a
+// placeholder carrying a short salted digest, so a diff still says whether
+// it changed and two derivations of the same state give the same text.
+package redact
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/manifest"
+	"github.com/ironflow/scaling/internal/values"
+)
+
+// Redactor applies one scaling.Redaction. The nil *Redactor is the
+// default one: nothing can skip redaction by leaving it unset.
+type Redactor struct {
+	keys  *regexp.Regexp
+	paths [][]string
+}
+
+// New validates r and returns its Redactor.
+func New(r scaling.Redaction) (*Redactor, error) {
+	out := &Redactor{keys: r.Keys}
+	for i, p := range r.Paths {
+		keys, err := values.Split(p)
+		if err != nil {
+			return nil, &scaling.InvalidInputError{Field: fmt.Sprintf("Options.Redaction.Paths[%d]", i), Value: p, Reason: err.Error()}
+		}
+		out.paths = append(out.paths, keys)
+	}
+	return out, nil
+}
+
+func (r *Redactor) pattern() *regexp.Regexp {
+	if r == nil || r.keys == nil {
+		return scaling.DefaultSensitiveKeys
+	}
+	return r.keys
+}
+
+// SensitiveKey reports whether a single key names a secret.
+func (r *Redactor) SensitiveKey(key string) bool { return r.pattern().MatchString(key) }
+
+// SensitivePath reports whether a dotted value path is secret: a key on it
+// matches, or it lies in a path the caller marked.
+func (r *Redactor) SensitivePath(path string) bool {
+	keys, err := values.Split(path)
+	if err != nil {
+		return false
+	}
+	for _, k := range keys {
+		if r.SensitiveKey(k) {
+			return true
+		}
+	}
+	return r.marked(keys)
+}
+
+func (r *Redactor) marked(keys []string) bool {
+	if r == nil {
+		return false
+	}
+	for _, p := range r.paths {
+		if len(keys) >= len(p) && equal(keys[:len(p)], p) {
+			return true
+		}
+	}
+	return false
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Placeholder is what a secret value at where is shown as.
+func Placeholder(where string, v any) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "scaling/redact\x00%s\x00%v", where, v)
+	return "(sensitive sha256:" + hex.EncodeToString(h.Sum(nil))[:12] + ")"
+}
+
+// IsPlaceholder reports whether s is a redacted value.
+func IsPlaceholder(s string) bool {
+	return strings.HasPrefix(s, "(sensitive sha256:") && strings.HasSuffix(s, ")")
+}
+
+// Values returns a copy of a values tree with every secret leaf replaced by
+// its placeholder. The input is not changed.
+func (r *Redactor) Values(tree map[string]any) map[string]any {
+	if tree == nil {
+		return nil
+	}
+	out, _ := r.walk(tree, nil, false).(map[string]any)
+	return out
+}
+
+// walk copies v, redacting every scalar below a secret key, a marked path,
+// or the value of a {name, value} entry whose name is secret (a container's
+// environment variable).
+func (r *Redactor) walk(v any, path []string, secret bool) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		envSecret := false
+		if name, ok := x["name"].(string); ok && r.SensitiveKey(name) {
+			_, envSecret = x["value"]
+		}
+		for k, child := range x {
+			p := append(path[:len(path):len(path)], k)
+			s := secret || r.SensitiveKey(k) || r.marked(p) || (envSecret && k == "value")
+			out[k] = r.walk(child, p, s)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, child := range x {
+			out[i] = r.walk(child, append(path[:len(path):len(path)], fmt.Sprint(i)), secret)
+		}
+		return out
+	case nil, bool:
+		// Not a secret: "token.enabled: true" says what is configured.
+		return v
+	default:
+		if !secret {
+			return v
+		}
+		return Placeholder(strings.Join(path, "."), v)
+	}
+}
+
+// Object returns a rendered object's content with its secrets redacted:
+// every entry of a Secret's data and stringData, and anything else Values
+// would redact. changed says whether anything was.
+func (r *Redactor) Object(obj map[string]any) (out map[string]any, changed bool) {
+	out = r.Values(obj)
+	if kind, _ := obj["kind"].(string); kind == "Secret" {
+		for _, field := range []string{"data", "stringData"} {
+			if data, ok := out[field].(map[string]any); ok {
+				out[field] = r.walk(data, []string{field}, true)
+			}
+		}
+	}
+	same, err := values.Equal(obj, out)
+	return out, err != nil || !same
+}
+
+// Manifest returns the objects with every one that holds a secret
+// rendered again from its redacted content; the others keep Helm's text.
+// The input is not changed.
+func (r *Redactor) Manifest(objs map[string]manifest.Object) (map[string]manifest.Object, error) {
+	out := make(map[string]manifest.Object, len(objs))
+	for k, o := range objs {
+		if o.Obj != nil {
+			red, changed := r.Object(o.Obj.Object)
+			if changed {
+				text, err := yaml.Marshal(red)
+				if err != nil {
+					return nil, fmt.Errorf("redacting %s: %w", k, err)
+				}
+				o.YAML = string(text)
+				o.Obj = &unstructured.Unstructured{Object: red}
+			}
+		}
+		out[k] = o
+	}
+	return out, nil
+}
+
+// Text redacts a value shown as text (a step's Before or After) when the
+// path it sits at is secret.
+func (r *Redactor) Text(path, s string) string {
+	if s == "" || IsPlaceholder(s) || !r.SensitivePath(path) {
+		return s
+	}
+	return Placeholder(path, s)
+}
