@@ -168,6 +168,11 @@ type volumeState struct {
 	claims     []*corev1.PersistentVolumeClaim
 	class      string
 	expandable bool
+	// quotas and limits are the namespace's ResourceQuotas and LimitRanges;
+	// maxSize the largest volume the backend provisions.
+	quotas  []corev1.ResourceQuota
+	limits  []corev1.LimitRange
+	maxSize resource.Quantity
 }
 
 func (c *Client) readVolumes(ctx context.Context, t *target) (*volumeState, error) {
@@ -213,6 +218,15 @@ func (c *Client) readVolumes(ctx context.Context, t *target) (*volumeState, erro
 		return nil, err
 	}
 	vs.class, vs.expandable = class, sc.AllowVolumeExpansion != nil && *sc.AllowVolumeExpansion
+	quotas, err := c.kube.CoreV1().ResourceQuotas(t.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("reading the ResourceQuotas of %s: %w", t.Namespace, err)
+	}
+	limits, err := c.kube.CoreV1().LimitRanges(t.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("reading the LimitRanges of %s: %w", t.Namespace, err)
+	}
+	vs.quotas, vs.limits, vs.maxSize = quotas.Items, limits.Items, c.opts.MaxVolumeSize
 	return vs, nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmplan"
+	"github.com/ironflow/scaling/internal/quota"
 	"github.com/ironflow/scaling/internal/values"
 )
 
@@ -26,7 +27,7 @@ func decideExpand(req ExpandStorage, t target, vs *volumeState, size resource.Qu
 		d.guards = append(d.guards, warn(GuardOrphaned, fmt.Sprintf("StatefulSet %s is missing and its pods run orphaned, as an ExpandStorage leaves them between its orphan delete and the upgrade", t.StatefulSet),
 			"this plan's release upgrade recreates it from the release and it adopts the pods"))
 	}
-	d.guards = append(d.guards, v.expansionGuard())
+	d.guards = append(d.guards, v.expansionGuard(), v.storageGuard())
 	d.guards = appendApplicable(d.guards, v.resyncGuard)
 	// The config checksum changes with max_file_store, so the StatefulSet
 	// rolls its pods: the cluster must be able to lose one server at a time.
@@ -73,6 +74,21 @@ func newExpandView(req ExpandStorage, t target, vs *volumeState, size resource.Q
 // holds: every volume, the template and the value have the size already.
 func (v expandView) holds() bool {
 	return len(v.grow) == 0 && !v.templateChanges && !v.valueChanges && !v.vs.orphaned
+}
+
+// storageGuard: the growth of the claims below the size must fit in the
+// namespace's storage quotas, a claim of that size under its LimitRanges and
+// the backend's largest volume. A volume replaced (the resync path) counts
+// as grown: its claim is deleted and created again at the new size.
+func (v expandView) storageGuard() scaling.GuardResult {
+	var growth resource.Quantity
+	for _, pvc := range v.grow {
+		d := v.size.DeepCopy()
+		d.Sub(pvc.Spec.Resources.Requests[corev1.ResourceStorage])
+		growth.Add(d)
+	}
+	return quota.StorageGuard(quota.Volumes{Namespace: v.t.Namespace, Class: v.vs.class, Size: v.size, Growth: growth, Claims: len(v.grow)},
+		v.vs.quotas, v.vs.limits, v.vs.maxSize)
 }
 
 // shrinkGuard blocks a size below the template's or any claim's (a volume

@@ -293,3 +293,62 @@ func TestExpandStorageResumesWhenTheStatefulSetWasOrphaned(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "20Gi", sts.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests.Storage().String())
 }
+
+// TestExpandStorageBeyondTheStorageLimitsIsBlocked: 1000Pi (every guard
+// passed before; the claims would have been resized to a volume no
+// backend provisions) and a growth the namespace's storage quota cannot
+// hold (the API server refuses a claim's resize over quota, so a plan would
+// stop after the first claims grew) are blocked plans, and their stored
+// Apply writes nothing.
+func TestExpandStorageBeyondTheStorageLimitsIsBlocked(t *testing.T) {
+	e := newRealNATS(t, 3, nats.Options{})
+	ctx := ctxFor(t, 2*time.Minute)
+	kube := testenv.Shared().Client
+	e.rec.Reset()
+
+	refused := func(size string) *scaling.StorageError {
+		t.Helper()
+		plan, err := e.client.PlanExpandStorage(ctx, nats.ExpandStorage{Namespace: e.ns, Release: release, Size: size})
+		require.NoError(t, err)
+		blocked := plan.Blocking()
+		require.Len(t, blocked, 1, "%s", plan)
+		assert.Equal(t, scaling.GuardStorage, blocked[0].Name)
+		_, err = e.client.Apply(ctx, edited(t, plan, func(map[string]any) {}))
+		var storage *scaling.StorageError
+		require.ErrorAs(t, err, &storage)
+		assert.ErrorIs(t, err, scaling.ErrGuardBlocked)
+		assert.ErrorIs(t, err, scaling.ErrStorage)
+		assert.Empty(t, e.rec.Mutating(), "a blocked plan writes nothing")
+		for name, c := range e.claims(t, 3) {
+			assert.Equal(t, "10Gi", c.Spec.Resources.Requests.Storage().String(), name)
+		}
+		return storage
+	}
+	huge := refused("1000Pi")
+	assert.Equal(t, []scaling.StorageShortfall{{Of: "volume maximum", Need: "1000Pi", Have: nats.DefaultMaxVolumeSize}}, huge.Short)
+
+	q := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "storage"},
+		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourceRequestsStorage: resource.MustParse("40Gi")}}}
+	_, err := kube.CoreV1().ResourceQuotas(e.ns).Create(ctx, q, metav1.CreateOptions{})
+	require.NoError(t, err)
+	// kube-controller-manager computes status.used (3 claims of 10Gi); the
+	// guard reads it.
+	require.Eventually(t, func() bool {
+		got, err := kube.CoreV1().ResourceQuotas(e.ns).Get(ctx, "storage", metav1.GetOptions{})
+		if err != nil {
+			return false
+		}
+		used := got.Status.Used[corev1.ResourceRequestsStorage]
+		return used.Cmp(resource.MustParse("30Gi")) == 0
+	}, time.Minute, 20*time.Millisecond)
+	e.rec.Reset()
+	over := refused("20Gi")
+	assert.Equal(t, []scaling.StorageShortfall{{Of: "ResourceQuota", Name: "storage", Resource: "requests.storage", Need: "30Gi", Have: "10Gi"}}, over.Short)
+	assert.Contains(t, over.Error(), "growing 3 claims to 20Gi needs 30Gi more requests.storage, ResourceQuota storage leaves 10Gi")
+
+	plan, err := e.client.PlanExpandStorage(ctx, nats.ExpandStorage{Namespace: e.ns, Release: release, Size: "13Gi"})
+	require.NoError(t, err)
+	g, ok := guard(plan, scaling.GuardStorage)
+	require.True(t, ok)
+	assert.Equal(t, scaling.Pass, g.Outcome, "3 x 3Gi fit in the 10Gi left: %s", g.Reason)
+}

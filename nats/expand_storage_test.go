@@ -7,7 +7,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
@@ -167,4 +169,48 @@ func TestShrinkErrorNamesBothSizes(t *testing.T) {
 	assert.Equal(t, "5Gi", causeOf[*ShrinkError](d, GuardShrink).Requested)
 	assert.Contains(t, causeOf[*ShrinkError](d, GuardShrink).Error(), "volumes are 10Gi; 5Gi would shrink them")
 	assert.ErrorIs(t, causeOf[*ShrinkError](d, GuardShrink), ErrShrink)
+}
+
+// TestDecideExpandWithinTheStorageLimits: 1000Pi was planned with every
+// guard passing; now the size must fit the backend's largest volume, a
+// PVC LimitRange's max, and the growth what the storage quotas leave (the
+// API server would refuse the third claim's resize after two grew).
+func TestDecideExpandWithinTheStorageLimits(t *testing.T) {
+	vs := volumes(true, "10Gi", "10Gi", "10Gi", "10Gi", "10Gi")
+	vs.maxSize = resource.MustParse(DefaultMaxVolumeSize)
+	d := expandFor(ExpandStorage{Size: "1000Pi"}, vs)
+	assert.Equal(t, scaling.Block, outcome(d, scaling.GuardStorage))
+	cause := causeOf[*scaling.StorageError](d, scaling.GuardStorage)
+	require.NotNil(t, cause)
+	assert.Equal(t, []scaling.StorageShortfall{{Of: "volume maximum", Need: "1000Pi", Have: "10Ti"}}, cause.Short)
+	assert.ErrorIs(t, cause, scaling.ErrStorage)
+	assert.Contains(t, cause.Error(), "a 1000Pi volume is above the largest the storage backend provisions (10Ti)")
+
+	d = expandFor(ExpandStorage{Size: "20Gi"}, vs)
+	assert.Equal(t, scaling.Pass, outcome(d, scaling.GuardStorage))
+
+	quota := func(key corev1.ResourceName, hard, used string) corev1.ResourceQuota {
+		return corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "storage"},
+			Spec:   corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{key: resource.MustParse(hard)}},
+			Status: corev1.ResourceQuotaStatus{Used: corev1.ResourceList{key: resource.MustParse(used)}}}
+	}
+	vs.quotas = []corev1.ResourceQuota{quota(corev1.ResourceRequestsStorage, "100Gi", "50Gi")}
+	d = expandFor(ExpandStorage{Size: "20Gi"}, vs)
+	assert.Equal(t, scaling.Pass, outcome(d, scaling.GuardStorage), "4 claims x 10Gi more fit in the 50Gi left")
+	d = expandFor(ExpandStorage{Size: "30Gi"}, vs)
+	require.NotNil(t, causeOf[*scaling.StorageError](d, scaling.GuardStorage))
+	assert.Equal(t, []scaling.StorageShortfall{{Of: "ResourceQuota", Name: "storage", Resource: "requests.storage", Need: "80Gi", Have: "50Gi"}},
+		causeOf[*scaling.StorageError](d, scaling.GuardStorage).Short)
+
+	vs.quotas = []corev1.ResourceQuota{quota("c.storageclass.storage.k8s.io/requests.storage", "40Gi", "30Gi")}
+	d = expandFor(ExpandStorage{Size: "20Gi"}, vs)
+	assert.Equal(t, "c.storageclass.storage.k8s.io/requests.storage", causeOf[*scaling.StorageError](d, scaling.GuardStorage).Short[0].Resource, "the class's own quota counts too")
+
+	vs.quotas = nil
+	vs.limits = []corev1.LimitRange{{ObjectMeta: metav1.ObjectMeta{Name: "claims"}, Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{
+		{Type: corev1.LimitTypePersistentVolumeClaim, Max: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("25Gi")}}}}}}
+	d = expandFor(ExpandStorage{Size: "20Gi"}, vs)
+	assert.Equal(t, scaling.Pass, outcome(d, scaling.GuardStorage))
+	d = expandFor(ExpandStorage{Size: "30Gi"}, vs)
+	assert.Equal(t, []scaling.StorageShortfall{{Of: "LimitRange", Name: "claims", Need: "30Gi", Have: "25Gi"}}, causeOf[*scaling.StorageError](d, scaling.GuardStorage).Short)
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ironflow/scaling"
@@ -43,6 +44,11 @@ const (
 	// catch-up, which is no reason to stop; a staying server that died does
 	// not come back in that time, and the guard that sees it stops the run.
 	DefaultSettleTimeout = 30 * time.Second
+	// DefaultMaxVolumeSize is the largest volume ExpandStorage asks for by
+	// default: a Hetzner Cloud Volume's maximum (10 TB), the platform's
+	// storage backend. A larger claim is accepted by the API server and then
+	// never resized.
+	DefaultMaxVolumeSize = "10Ti"
 )
 
 // Options configure a Client. Only System is required; the zero value of
@@ -85,6 +91,10 @@ type Options struct {
 	// make Apply fetch a chart from where the editor chose; with a Verifier
 	// set, a plan whose signature verifies may name any source.
 	TrustedCharts []scaling.ChartSource
+	// MaxVolumeSize is the largest volume the storage backend provisions;
+	// ExpandStorage blocks a size above it (scaling.GuardStorage). Zero
+	// means DefaultMaxVolumeSize.
+	MaxVolumeSize resource.Quantity
 	// Redaction says which values are secret; the zero value redacts the
 	// keys scaling.DefaultSensitiveKeys matches and every Secret's data.
 	// No plan, diff, step or event carries a redacted value.
@@ -127,6 +137,12 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 		if *d.v == 0 {
 			*d.v = d.def
 		}
+	}
+	switch {
+	case opts.MaxVolumeSize.Sign() < 0:
+		return nil, &scaling.InvalidInputError{Field: "Options.MaxVolumeSize", Value: opts.MaxVolumeSize.String(), Reason: "must not be negative"}
+	case opts.MaxVolumeSize.IsZero():
+		opts.MaxVolumeSize = resource.MustParse(DefaultMaxVolumeSize)
 	}
 	if err := opts.Chart.Validate("Options.Chart"); err != nil {
 		return nil, err
@@ -192,6 +208,7 @@ func (c *Client) Verify(ctx context.Context, plan *scaling.Plan) (*scaling.Verif
 // plan's causes decode into them (opkit.Refuse): a new guard adds one entry.
 var guardKinds = opkit.Kinds{
 	GuardQuorum:              func() error { return &QuorumError{} },
+	scaling.GuardStorage:     func() error { return &scaling.StorageError{} },
 	GuardHealth:              func() error { return &UnhealthyError{} },
 	GuardReplicas:            func() error { return &StreamReplicasError{} },
 	GuardData:                func() error { return &DataOnLeavingServersError{} },
