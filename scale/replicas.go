@@ -293,8 +293,11 @@ func (s replicasSpec) shown(red *redact.Redactor) replicasSpec {
 
 // drivenWorkload renders the chart with a probe count at the value path and
 // returns the workload whose spec.replicas follows it, or nil when none does.
+// The probe starts from the planned values, not the deployed ones: a
+// template move that turns the HPA off makes the count drive the workload
+// again, which the deployed values (autoscaling on) would hide.
 func (c *Client) drivenWorkload(ctx context.Context, r Replicas, hp *helmplan.Result) (*scaling.ObjectRef, error) {
-	probe := values.Copy(hp.Release.Values)
+	probe := values.Copy(hp.Values)
 	if err := values.Set(probe, r.ValuePath, int64(probeReplicas)); err != nil {
 		return nil, &scaling.InvalidInputError{Field: "Replicas.ValuePath", Value: r.ValuePath, Reason: err.Error()}
 	}

@@ -99,3 +99,25 @@ func TestATemplatePlanWithADiffCarriesItsStep(t *testing.T) {
 	assert.True(t, applied.Changed, applied.Reason)
 	assert.Equal(t, 2, e.last(t).Revision)
 }
+
+// TestTemplateLargeToMediumTurnsTheHPAOff: the large template's HPA goes
+// and the count drives the app again. The plan used to fail with "no
+// workload follows replicaCount", looking for the driven workload with the
+// deployed values (autoscaling on).
+func TestTemplateLargeToMediumTurnsTheHPAOff(t *testing.T) {
+	e := newFakeEnv(t, mediumValues())
+	ctx := context.Background()
+	large, err := e.client.PlanTemplate(ctx, scale.Template{Namespace: ns, Release: release, To: scale.Large})
+	require.NoError(t, err)
+	_, err = e.client.Apply(ctx, large)
+	require.NoError(t, err)
+
+	plan, err := e.client.PlanTemplate(ctx, scale.Template{Namespace: ns, Release: release, To: scale.Medium})
+	require.NoError(t, err)
+	assert.Empty(t, plan.Blocking(), "%s", plan)
+	assert.Equal(t, "false", stepsByField(plan)["autoscaling.enabled"].After)
+	assert.Contains(t, plan.Diff, "HorizontalPodAutoscaler (autoscaling/v2) removed")
+	_, err = e.client.Apply(ctx, plan)
+	require.NoError(t, err)
+	assert.Equal(t, false, e.last(t).Values["autoscaling"].(map[string]any)["enabled"])
+}

@@ -20,9 +20,15 @@ type Request struct {
 	Verb string
 	// Resource is the resource with its subresource, e.g. "deployments/scale",
 	// "secrets", or the path for non-resource requests ("/version").
-	Resource  string
+	Resource string
+	// Group is the resource's API group ("" for the core group and for
+	// non-resource requests).
+	Group     string
 	Namespace string
 	Name      string
+	// Code is the response's HTTP status (0 when no response came back):
+	// 403 is a request the caller's RBAC did not allow.
+	Code int
 	// Method and Path are the HTTP method and URL path (no query), for
 	// logs that show exactly what was asked.
 	Method, Path string
@@ -67,8 +73,13 @@ type roundTripper struct {
 }
 
 func (t roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
-	t.rec.record(Parse(req))
-	return t.next.RoundTrip(req)
+	q := Parse(req)
+	resp, err := t.next.RoundTrip(req)
+	if resp != nil {
+		q.Code = resp.StatusCode
+	}
+	t.rec.record(q)
+	return resp, err
 }
 
 func (r *Recorder) record(q Request) {
@@ -164,15 +175,17 @@ func Parse(req *http.Request) Request {
 func parse(req *http.Request) Request {
 	parts := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
 	var rest []string
+	group := ""
 	switch {
 	case len(parts) >= 2 && parts[0] == "api":
 		rest = parts[2:]
 	case len(parts) >= 3 && parts[0] == "apis":
 		rest = parts[3:]
+		group = parts[1]
 	default:
 		return Request{Verb: strings.ToLower(req.Method), Resource: req.URL.Path}
 	}
-	var q Request
+	q := Request{Group: group}
 	if len(rest) >= 2 && rest[0] == "namespaces" && len(rest) > 2 {
 		q.Namespace = rest[1]
 		rest = rest[2:]
