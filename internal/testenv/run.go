@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -15,6 +16,9 @@ var shared *Env
 // package (exit code 1, with the component's log tail); it never skips,
 // so a broken environment cannot pass as a green run.
 func Run(m *testing.M, opts Options) int {
+	if fuzzingOnly() {
+		return m.Run()
+	}
 	// A cold build takes ~25 min on 2 cores (several test packages wait on
 	// the same build lock), far beyond what starting the components may
 	// take: it gets its own budget so the start keeps its 10 minutes.
@@ -40,6 +44,27 @@ func Run(m *testing.M, opts Options) int {
 		}
 	}()
 	return m.Run()
+}
+
+// fuzzingOnly reports whether this process only fuzzes: a fuzzing worker
+// (go test -fuzz starts the test binary again for each, and restarts them
+// as it goes), or a coordinator told to run no test and no benchmark. The
+// fuzz targets run on fakes; starting a control plane in every worker
+// stalled the fuzzing for half a minute at each restart.
+func fuzzingOnly() bool {
+	if !flag.Parsed() {
+		flag.Parse() // TestMain runs before the testing flags are parsed
+	}
+	value := func(name string) string {
+		if f := flag.Lookup(name); f != nil {
+			return f.Value.String()
+		}
+		return ""
+	}
+	if value("test.fuzzworker") == "true" {
+		return true
+	}
+	return value("test.fuzz") != "" && value("test.run") == "^$" && value("test.bench") == ""
 }
 
 // Shared returns the environment Run started, or nil outside Run.
