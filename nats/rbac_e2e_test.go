@@ -9,6 +9,7 @@ import (
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmrelease"
+	"github.com/ironflow/scaling/internal/plantest"
 	"github.com/ironflow/scaling/internal/rbactest"
 	"github.com/ironflow/scaling/internal/reqcount"
 	"github.com/ironflow/scaling/internal/testenv"
@@ -40,17 +41,7 @@ func (e *realNATS) underRole(t *testing.T, perms scaling.Permissions) (*nats.Cli
 func TestEveryOperationRunsUnderTheDocumentedRole(t *testing.T) {
 	var reqs []reqcount.Request
 	run := func(t *testing.T, client *nats.Client, name string, plan func() (*scaling.Plan, error)) {
-		t.Helper()
-		ctx := ctxFor(t, 3*time.Minute)
-		p, err := plan()
-		require.NoError(t, err, name)
-		require.Empty(t, p.Blocking(), "%s: %s", name, p)
-		applied, err := client.Apply(ctx, p)
-		require.NoError(t, err, name)
-		require.True(t, applied.Changed, "%s: %s", name, applied.Reason)
-		v, err := client.Verify(ctx, p)
-		require.NoError(t, err, name)
-		require.Equal(t, scaling.Succeeded, v.Phase, "%s: %s", name, v)
+		plantest.Done(t, ctxFor(t, 3*time.Minute), client, name, plan)
 	}
 
 	e := newRealNATS(t, 3, nats.Options{})

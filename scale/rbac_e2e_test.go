@@ -14,6 +14,7 @@ import (
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmrelease"
+	"github.com/ironflow/scaling/internal/plantest"
 	"github.com/ironflow/scaling/internal/rbactest"
 	"github.com/ironflow/scaling/internal/reqcount"
 	"github.com/ironflow/scaling/internal/testenv"
@@ -64,18 +65,7 @@ func TestE2EEveryOperationRunsUnderTheDocumentedRole(t *testing.T) {
 	client, err := scale.New(cluster, scale.Options{Releases: helmrelease.New(cfg, cluster.Kube), Chart: scaling.ChartSource{Ref: testenv.ChartPath("ironflow")}})
 	require.NoError(t, err)
 
-	run := func(name string, plan func() (*scaling.Plan, error)) {
-		t.Helper()
-		p, err := plan()
-		require.NoError(t, err, name)
-		require.Empty(t, p.Blocking(), "%s: %s", name, p)
-		applied, err := client.Apply(ctx, p)
-		require.NoError(t, err, name)
-		require.True(t, applied.Changed, "%s: %s", name, applied.Reason)
-		v, err := client.Verify(ctx, p)
-		require.NoError(t, err, name)
-		require.Equal(t, scaling.Succeeded, v.Phase, "%s: %s", name, v)
-	}
+	run := func(name string, plan func() (*scaling.Plan, error)) { plantest.Done(t, ctx, client, name, plan) }
 	app := scaling.ObjectRef{Kind: "Deployment", Namespace: e.ns, Name: release}
 	run("Replicas 3 -> 5", func() (*scaling.Plan, error) {
 		return client.PlanReplicas(ctx, scale.Replicas{Namespace: e.ns, Release: release, Replicas: 5})
@@ -86,6 +76,13 @@ func TestE2EEveryOperationRunsUnderTheDocumentedRole(t *testing.T) {
 	run("Autoscale 3..6", func() (*scaling.Plan, error) {
 		return client.PlanAutoscale(ctx, scale.Autoscale{Namespace: e.ns, Release: release, MinReplicas: 3, MaxReplicas: 6})
 	})
+	// The disruption controller counts the pods the autoscale move left
+	// a moment after Verify saw them Ready; the restart's PDB guard reads
+	// its count, so plan once it is in, as an operator would.
+	require.Eventually(t, func() bool {
+		pdb, err := e.cluster.Kube.PolicyV1().PodDisruptionBudgets(e.ns).Get(ctx, release, metav1.GetOptions{})
+		return err == nil && pdb.Status.CurrentHealthy == 3 && pdb.Status.DisruptionsAllowed > 0
+	}, time.Minute, 20*time.Millisecond)
 	run("RolloutRestart", func() (*scaling.Plan, error) {
 		return client.PlanRolloutRestart(ctx, scale.RolloutRestart{Workload: app})
 	})

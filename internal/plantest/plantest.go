@@ -3,6 +3,7 @@
 package plantest
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 
@@ -46,4 +47,32 @@ func Writes(kube *k8sfake.Clientset) []string {
 		out = append(out, a.GetVerb()+" "+a.GetResource().Resource)
 	}
 	return out
+}
+
+// Done plans with plan, applies and verifies the result with op, and fails
+// t unless the plan was unblocked, Apply changed something and Verify
+// Succeeded: one operation run end to end, as a person would run it.
+func Done(t testing.TB, ctx context.Context, op scaling.Operator, name string, plan func() (*scaling.Plan, error)) {
+	t.Helper()
+	p, err := plan()
+	if err != nil {
+		t.Fatalf("%s: plan: %v", name, err)
+	}
+	if b := p.Blocking(); len(b) > 0 {
+		t.Fatalf("%s: blocked: %s", name, p)
+	}
+	applied, err := op.Apply(ctx, p)
+	if err != nil {
+		t.Fatalf("%s: apply: %v", name, err)
+	}
+	if !applied.Changed {
+		t.Fatalf("%s: apply changed nothing: %s", name, applied.Reason)
+	}
+	v, err := op.Verify(ctx, p)
+	if err != nil {
+		t.Fatalf("%s: verify: %v", name, err)
+	}
+	if v.Phase != scaling.Succeeded {
+		t.Fatalf("%s: verify: %s", name, v)
+	}
 }
