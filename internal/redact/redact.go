@@ -106,41 +106,47 @@ func (r *Redactor) Values(tree map[string]any) map[string]any {
 	if tree == nil {
 		return nil
 	}
-	out, _ := r.walk(tree, nil, false).(map[string]any)
-	return out
+	out, _ := r.walk(tree, nil, false)
+	m, _ := out.(map[string]any)
+	return m
 }
 
 // walk copies v, redacting every scalar below a secret key, a marked path,
 // or the value of a {name, value} entry whose name is secret (a container's
-// environment variable).
-func (r *Redactor) walk(v any, path []string, secret bool) any {
+// environment variable); changed says whether it redacted anything.
+func (r *Redactor) walk(v any, path []string, secret bool) (any, bool) {
 	switch x := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(x))
-		envSecret := false
+		envSecret, changed := false, false
 		if name, ok := x["name"].(string); ok && r.SensitiveKey(name) {
 			_, envSecret = x["value"]
 		}
 		for k, child := range x {
 			p := append(path[:len(path):len(path)], k)
 			s := secret || r.SensitiveKey(k) || r.marked(p) || (envSecret && k == "value")
-			out[k] = r.walk(child, p, s)
+			var c bool
+			out[k], c = r.walk(child, p, s)
+			changed = changed || c
 		}
-		return out
+		return out, changed
 	case []any:
 		out := make([]any, len(x))
+		changed := false
 		for i, child := range x {
-			out[i] = r.walk(child, append(path[:len(path):len(path)], fmt.Sprint(i)), secret)
+			var c bool
+			out[i], c = r.walk(child, append(path[:len(path):len(path)], fmt.Sprint(i)), secret)
+			changed = changed || c
 		}
-		return out
+		return out, changed
 	case nil, bool:
 		// Not a secret: "token.enabled: true" says what is configured.
-		return v
+		return v, false
 	default:
 		if !secret {
-			return v
+			return v, false
 		}
-		return Placeholder(strings.Join(path, "."), v)
+		return Placeholder(strings.Join(path, "."), v), true
 	}
 }
 
@@ -148,16 +154,18 @@ func (r *Redactor) walk(v any, path []string, secret bool) any {
 // every entry of a Secret's data and stringData, and anything else Values
 // would redact. changed says whether anything was.
 func (r *Redactor) Object(obj map[string]any) (out map[string]any, changed bool) {
-	out = r.Values(obj)
+	v, changed := r.walk(obj, nil, false)
+	out, _ = v.(map[string]any)
 	if kind, _ := obj["kind"].(string); kind == "Secret" {
 		for _, field := range []string{"data", "stringData"} {
-			if data, ok := out[field].(map[string]any); ok {
-				out[field] = r.walk(data, []string{field}, true)
+			if data, ok := obj[field].(map[string]any); ok {
+				var c bool
+				out[field], c = r.walk(data, []string{field}, true)
+				changed = changed || c
 			}
 		}
 	}
-	same, err := values.Equal(obj, out)
-	return out, err != nil || !same
+	return out, changed
 }
 
 // Manifest returns the objects with every one that holds a secret
