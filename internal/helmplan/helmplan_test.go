@@ -6,10 +6,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"helm.sh/helm/v3/pkg/chartutil"
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/fake"
 	"github.com/ironflow/scaling/internal/helmplan"
+	"github.com/ironflow/scaling/internal/manifest"
+	"github.com/ironflow/scaling/internal/redact"
 )
 
 func install(t *testing.T) *fake.Releases {
@@ -69,4 +72,39 @@ func TestTheDiffNeverShowsASecret(t *testing.T) {
 	assert.Regexp(t, `-\s+adminPassword: \(sensitive sha256:[0-9a-f]{12}\)\n\+\s+adminPassword: \(sensitive sha256:[0-9a-f]{12}\)\n`, res.Diff, "changed, shown as two digests")
 	assert.Regexp(t, `-\s+admin-password: \(sensitive sha256:[0-9a-f]{12}\)\n\+\s+admin-password: \(sensitive sha256:[0-9a-f]{12}\)\n`, res.Diff)
 	assert.Equal(t, "new-pw-2", res.Values["auth"].(map[string]any)["adminPassword"], "the values to send are the real ones")
+}
+
+// BenchmarkRedactMedium is what redaction adds to a plan of the medium
+// release (NATS and CNPG objects, credentials set): its values and both
+// manifests' objects, as PlanFrom redacts them.
+func BenchmarkRedactMedium(b *testing.B) {
+	vals, err := chartutil.ReadValuesFile("../../examples/charts/ironflow/values-medium.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := vals.AsMap()
+	m["auth"] = map[string]any{"jwtSecret": "jwt", "adminPassword": "pw"}
+	r := fake.NewReleases(nil)
+	rel, err := r.Install(context.Background(), "prod", "web", "../../examples/charts/ironflow", m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	objs, err := manifest.Parse(rel.Manifest, "prod")
+	if err != nil {
+		b.Fatal(err)
+	}
+	red, err := redact.New(scaling.Redaction{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for range 2 { // deployed and planned
+			if _, err := red.Manifest(objs); err != nil {
+				b.Fatal(err)
+			}
+			red.Values(rel.Values)
+		}
+	}
+	b.ReportMetric(float64(len(objs)), "objects")
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -24,6 +25,10 @@ import (
 type Redactor struct {
 	keys  *regexp.Regexp
 	paths [][]string
+	// known caches SensitiveKey's answers: the keys of a release's values
+	// and objects repeat (name, labels, image) and a pattern match costs
+	// more than the lookup.
+	known sync.Map
 }
 
 // New validates r and returns its Redactor.
@@ -47,7 +52,17 @@ func (r *Redactor) pattern() *regexp.Regexp {
 }
 
 // SensitiveKey reports whether a single key names a secret.
-func (r *Redactor) SensitiveKey(key string) bool { return r.pattern().MatchString(key) }
+func (r *Redactor) SensitiveKey(key string) bool {
+	if r == nil {
+		return scaling.DefaultSensitiveKeys.MatchString(key)
+	}
+	if v, ok := r.known.Load(key); ok {
+		return v.(bool)
+	}
+	secret := r.pattern().MatchString(key)
+	r.known.Store(key, secret)
+	return secret
+}
 
 // SensitivePath reports whether a dotted value path is secret: a key on it
 // matches, or it lies in a path the caller marked.
@@ -151,10 +166,17 @@ func (r *Redactor) walk(v any, path []string, secret bool) (any, bool) {
 }
 
 // Object returns a rendered object's content with its secrets redacted:
-// every entry of a Secret's data and stringData, and anything else Values
-// would redact. changed says whether anything was.
+// every entry of a Secret's data and stringData, a scalar under a secret
+// key (a ConfigMap's DB_PASSWORD, a custom resource's password field), and
+// the value of an environment variable named like a secret. changed says
+// whether anything was.
+//
+// An object's secret-looking keys mostly hold references (secretKeyRef,
+// secretName, imagePullSecrets, a CNPG superuserSecret's name), which a
+// person reviewing a diff needs to read, so unlike Values a secret key does
+// not redact a whole subtree here, and references are kept.
 func (r *Redactor) Object(obj map[string]any) (out map[string]any, changed bool) {
-	v, changed := r.walk(obj, nil, false)
+	v, changed := r.objectWalk(obj)
 	out, _ = v.(map[string]any)
 	if kind, _ := obj["kind"].(string); kind == "Secret" {
 		for _, field := range []string{"data", "stringData"} {
@@ -166,6 +188,58 @@ func (r *Redactor) Object(obj map[string]any) (out map[string]any, changed bool)
 		}
 	}
 	return out, changed
+}
+
+func (r *Redactor) objectWalk(v any) (any, bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		envSecret, changed := false, false
+		if name, ok := x["name"].(string); ok && r.SensitiveKey(name) {
+			_, envSecret = x["value"]
+		}
+		for k, child := range x {
+			switch {
+			case reference(k):
+				out[k] = child
+			case scalar(child) && (r.SensitiveKey(k) || (envSecret && k == "value")):
+				out[k], changed = Placeholder(k, child), true
+			default:
+				var c bool
+				out[k], c = r.objectWalk(child)
+				changed = changed || c
+			}
+		}
+		return out, changed
+	case []any:
+		out := make([]any, len(x))
+		changed := false
+		for i, child := range x {
+			var c bool
+			out[i], c = r.objectWalk(child)
+			changed = changed || c
+		}
+		return out, changed
+	default:
+		return v, false
+	}
+}
+
+// reference reports whether an object's key names or points at something
+// rather than holding it: name, key (a Secret's key, a toleration's),
+// fooName, fooRef.
+func reference(k string) bool {
+	return k == "name" || k == "key" || strings.HasSuffix(k, "Name") || strings.HasSuffix(k, "Names") || strings.HasSuffix(k, "Ref") || strings.HasSuffix(k, "Refs")
+}
+
+// scalar reports whether v is a value a secret can be (not a map, a list,
+// a boolean or nothing).
+func scalar(v any) bool {
+	switch v.(type) {
+	case map[string]any, []any, bool, nil:
+		return false
+	}
+	return true
 }
 
 // Manifest returns the objects with every one that holds a secret

@@ -113,3 +113,58 @@ func TestTextRedactsStepsAtSecretPaths(t *testing.T) {
 	assert.Equal(t, shown, r.Text("auth.adminPassword", shown), "redacting twice changes nothing")
 	assert.Equal(t, "", r.Text("auth.adminPassword", ""))
 }
+
+// An object's references to secrets stay readable (a reviewer needs to see
+// which Secret an env var reads); what it holds in clear is redacted.
+func TestObjectsKeepReferencesAndLoseWhatTheyHold(t *testing.T) {
+	objs, err := manifest.Parse(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app
+spec:
+  template:
+    spec:
+      imagePullSecrets:
+      - name: registry
+      volumes:
+      - name: tls
+        secret:
+          secretName: app-tls
+          items:
+          - key: tls.key
+            path: tls.key
+      containers:
+      - name: app
+        env:
+        - name: DB_PASSWORD
+          valueFrom:
+            secretKeyRef:
+              name: app-pg
+              key: password
+        - name: API_TOKEN
+          value: tok-DO-NOT-SHOW
+        envFrom:
+        - secretRef:
+            name: app-env
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: legacy
+data:
+  DB_PASSWORD: pw-DO-NOT-SHOW
+  LOG_LEVEL: debug
+`, "demo")
+	require.NoError(t, err)
+	var r *Redactor
+	out, err := r.Manifest(objs)
+	require.NoError(t, err)
+	app := out["demo, app, Deployment (apps/v1)"].YAML
+	for _, ref := range []string{"name: registry", "secretName: app-tls", "key: tls.key", "name: app-pg", "key: password", "name: app-env", "name: DB_PASSWORD"} {
+		assert.Contains(t, app, ref)
+	}
+	assert.NotContains(t, app, "tok-DO-NOT-SHOW")
+	cm := out["demo, legacy, ConfigMap (v1)"].YAML
+	assert.NotContains(t, cm, "pw-DO-NOT-SHOW")
+	assert.Contains(t, cm, "LOG_LEVEL: debug")
+}
