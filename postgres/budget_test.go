@@ -50,3 +50,54 @@ func ExampleBudget() {
 	// (5 replicas + 2 surge) x pool 20 + 0 others = 140 connections; max_connections 100 - 3 reserved = 97
 	// fits: false
 }
+
+// The issue's scenario: 10 app replicas with pools of 25 against
+// max_connections 100 do not fit directly (250 + surge), and do through a
+// pooler whose own pools fit: 2 instances x 20 = 40 server connections,
+// while PgBouncer accepts 2 x 1000 clients.
+func TestAPoolerHoldsTheServerConnections(t *testing.T) {
+	direct := postgres.Budget{Replicas: 10, Surge: 3, Pool: 25, MaxConnections: 100, Reserved: 3}
+	assert.False(t, direct.Fits())
+	assert.Equal(t, int64(325), direct.Peak())
+	assert.Equal(t, int64(328), direct.Recommended(), "what max_connections would have to be")
+
+	pooled := direct
+	pooled.Pooler = &postgres.Pooler{Name: "pg-pooler-rw", Instances: 2, MaxClientConn: 1000}
+	assert.True(t, pooled.Fits(), pooled.String())
+	assert.Equal(t, int64(40), pooled.Peak(), "2 instances x the default pool of 20")
+	assert.Equal(t, int64(2000), pooled.ClientLimit())
+	assert.Equal(t, "Pooler pg-pooler-rw: (2 instances + 0 surge) x (default_pool_size 20 + reserve 0) x 1 user/db pairs + 0 others = 40 server connections; "+
+		"max_connections 100 - 3 reserved = 97; clients (10 replicas + 3 surge) x pool 25 = 325, PgBouncer accepts 2 instances x max_client_conn 1000 = 2000", pooled.String())
+}
+
+// A pooler is not a pass by itself: its own pools can exceed the server,
+// and the pods can exceed what PgBouncer accepts.
+func TestAPoolerCanStillExceedTheBudget(t *testing.T) {
+	big := postgres.Budget{Replicas: 3, Pool: 10, MaxConnections: 100, Reserved: 3,
+		Pooler: &postgres.Pooler{Instances: 3, Surge: 1, DefaultPoolSize: 20, ReservePoolSize: 5}}
+	assert.Equal(t, int64(100), big.Peak(), "(3 + 1) x (20 + 5)")
+	assert.False(t, big.Fits(), "100 > 97")
+	assert.Equal(t, int64(103), big.Recommended())
+
+	refused := postgres.Budget{Replicas: 12, Pool: 10, MaxConnections: 100, Reserved: 3, Pooler: &postgres.Pooler{}}
+	assert.Equal(t, int64(20), refused.Peak())
+	assert.Equal(t, int64(100), refused.ClientLimit(), "one instance x PgBouncer's default 100")
+	assert.False(t, refused.Fits(), "120 clients, PgBouncer accepts 100")
+}
+
+func TestPoolerOfReadsTheRenderedPooler(t *testing.T) {
+	p, err := postgres.PoolerOf(map[string]any{
+		"metadata": map[string]any{"name": "pg-pooler-rw"},
+		"spec": map[string]any{"instances": int64(2), "pgbouncer": map[string]any{"parameters": map[string]any{
+			"default_pool_size": "30", "max_client_conn": "1000", "reserve_pool_size": "5"}}},
+	})
+	assert.NoError(t, err)
+	assert.Equal(t, &postgres.Pooler{Name: "pg-pooler-rw", Instances: 2, DefaultPoolSize: 30, ReservePoolSize: 5, MaxClientConn: 1000}, p)
+
+	p, err = postgres.PoolerOf(map[string]any{"spec": map[string]any{}})
+	assert.NoError(t, err)
+	assert.Equal(t, &postgres.Pooler{}, p, "unset: the defaults apply")
+
+	_, err = postgres.PoolerOf(map[string]any{"spec": map[string]any{"pgbouncer": map[string]any{"parameters": map[string]any{"default_pool_size": "lots"}}}})
+	assert.ErrorContains(t, err, `default_pool_size "lots" is not a count`)
+}

@@ -118,7 +118,9 @@ func (e *QuotaError) Error() string {
 func (e *QuotaError) Is(target error) bool { return target == ErrQuota }
 
 // ConnectionBudgetError: during the rollout (replicas + surge) pods hold
-// their pools at once, more than max_connections leaves.
+// their pools at once, more than max_connections leaves; or, behind a
+// Pooler, the pooler's own pools are more than it leaves, or the pods'
+// connections more than PgBouncer accepts (ClientLimit).
 type ConnectionBudgetError struct {
 	Replicas       int32  `json:"replicas"`
 	Surge          int32  `json:"surge"`
@@ -129,11 +131,22 @@ type ConnectionBudgetError struct {
 	MaxConnections int    `json:"maxConnections"`
 	Reserved       int    `json:"reserved"`
 	Source         string `json:"source"`
+	// Recommended is the smallest max_connections that would hold Peak.
+	Recommended int64 `json:"recommended,omitempty"`
+	// Pooler names the PgBouncer Pooler whose pools Peak counts;
+	// ClientLimit is what it accepts of the pods (instances x
+	// max_client_conn).
+	Pooler      string `json:"pooler,omitempty"`
+	ClientLimit int64  `json:"clientLimit,omitempty"`
 }
 
 func (e *ConnectionBudgetError) Error() string {
-	return fmt.Sprintf("scale: (%d replicas + %d surge) x pool %d + %d others = %d connections; max_connections %d (%s) - %d reserved = %d",
-		e.Replicas, e.Surge, e.Pool, e.Others, e.Peak, e.MaxConnections, e.Source, e.Reserved, e.Usable)
+	if e.Pooler != "" {
+		return fmt.Sprintf("scale: behind Pooler %s: %d server connections, max_connections %d (%s) - %d reserved = %d; clients (%d replicas + %d surge) x pool %d = %d, PgBouncer accepts %d",
+			e.Pooler, e.Peak, e.MaxConnections, e.Source, e.Reserved, e.Usable, e.Replicas, e.Surge, e.Pool, (int64(e.Replicas)+int64(e.Surge))*e.Pool, e.ClientLimit)
+	}
+	return fmt.Sprintf("scale: (%d replicas + %d surge) x pool %d + %d others = %d connections; max_connections %d (%s) - %d reserved = %d (max_connections %d would hold it)",
+		e.Replicas, e.Surge, e.Pool, e.Others, e.Peak, e.MaxConnections, e.Source, e.Reserved, e.Usable, e.Recommended)
 }
 
 // Is reports ErrConnectionBudget.

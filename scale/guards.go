@@ -129,9 +129,10 @@ type ConnectionBudget struct {
 const defaultPoolSizePath = "database.poolSize"
 
 // budgetGuard: during a rolling update the old and surge pods hold pools at
-// once, so the peak is (replicas + maxSurge) x pool + others. A PgBouncer
-// Pooler of type rw in front of the database absorbs client connections and
-// passes the guard.
+// once, so the peak is (replicas + maxSurge) x pool + others. Behind a
+// PgBouncer Pooler of type rw the pooler holds the server connections
+// (its instances x its pools) and the pods must fit in what it accepts
+// (instances x max_client_conn): postgres.Budget does the arithmetic.
 func budgetGuard(b ConnectionBudget, replicas int32, computed map[string]any, after map[string]manifest.Object, live *manifest.Object, strategy *appsv1.DeploymentStrategy) scaling.GuardResult {
 	g := scaling.GuardResult{Name: GuardConnectionBudget, Outcome: scaling.Pass}
 	path := b.PoolSizePath
@@ -143,13 +144,9 @@ func budgetGuard(b ConnectionBudget, replicas int32, computed map[string]any, af
 		g.Reason = fmt.Sprintf("the chart has no %s value: nothing to check", path)
 		return g
 	}
-	cluster, pooler := cnpgObjects(after)
+	cluster, poolerObj := cnpgObjects(after)
 	if cluster == nil {
 		cluster = live
-	}
-	if pooler != "" {
-		g.Reason = fmt.Sprintf("PgBouncer Pooler %s fronts the database: clients do not hold server connections", pooler)
-		return g
 	}
 	maxConn, source := b.MaxConnections, "stated by the caller"
 	if maxConn == 0 {
@@ -167,11 +164,28 @@ func budgetGuard(b ConnectionBudget, replicas int32, computed map[string]any, af
 	budget := postgres.Budget{Replicas: replicas, Surge: maxSurge(strategy, replicas), Pool: pool, Others: int64(b.Others), MaxConnections: maxConn, Reserved: reserved}
 	g.Reason = fmt.Sprintf("(%d replicas + %d surge) x pool %d + %d others = %d connections; max_connections %d (%s) - %d reserved = %d",
 		replicas, budget.Surge, pool, b.Others, budget.Peak(), maxConn, source, reserved, budget.Usable())
+	if poolerObj != nil {
+		p, err := postgres.PoolerOf(poolerObj.Obj.Object)
+		if err != nil {
+			g.Outcome, g.Reason = scaling.Warn, err.Error()+": the pooler's budget is not checked"
+			g.Remedy = "give the Pooler numeric PgBouncer parameters"
+			return g
+		}
+		// Scaling the app does not roll the pooler: its own surge is the
+		// Pooler operation's business.
+		budget.Pooler = p
+		g.Reason = budget.String() + " (max_connections: " + source + ")"
+	}
 	if !budget.Fits() {
 		g.Outcome = scaling.Block
-		g.Cause = &ConnectionBudgetError{Replicas: replicas, Surge: budget.Surge, Pool: pool, Others: int64(b.Others), Peak: budget.Peak(), Usable: budget.Usable(),
-			MaxConnections: maxConn, Reserved: reserved, Source: source}
+		cause := &ConnectionBudgetError{Replicas: replicas, Surge: budget.Surge, Pool: pool, Others: int64(b.Others), Peak: budget.Peak(), Usable: budget.Usable(),
+			MaxConnections: maxConn, Reserved: reserved, Source: source, Recommended: budget.Recommended()}
 		g.Remedy = "put a PgBouncer pooler in front (postgresql.pooler.enabled), lower " + path + ", or raise max_connections"
+		if budget.Pooler != nil {
+			cause.Pooler, cause.ClientLimit = budget.Pooler.Name, budget.ClientLimit()
+			g.Remedy = "lower the Pooler's instances or default_pool_size, raise max_connections, or, for clients PgBouncer refuses, its max_client_conn or instances"
+		}
+		g.Cause = cause
 	}
 	return g
 }
@@ -211,7 +225,7 @@ func maxSurge(s *appsv1.DeploymentStrategy, replicas int32) int32 {
 
 // cnpgObjects finds the CloudNativePG Cluster and a read-write Pooler in a
 // rendered manifest.
-func cnpgObjects(objs map[string]manifest.Object) (cluster *manifest.Object, pooler string) {
+func cnpgObjects(objs map[string]manifest.Object) (cluster, pooler *manifest.Object) {
 	for _, o := range objs {
 		if !strings.HasPrefix(o.Obj.GetAPIVersion(), "postgresql.cnpg.io/") {
 			continue
@@ -222,7 +236,8 @@ func cnpgObjects(objs map[string]manifest.Object) (cluster *manifest.Object, poo
 			cluster = &o
 		case "Pooler":
 			if t, _ := nestedString(o.Obj.Object, "spec", "type"); t == "" || t == "rw" {
-				pooler = o.Obj.GetName()
+				o := o
+				pooler = &o
 			}
 		}
 	}

@@ -96,7 +96,28 @@ func TestConnectionBudgetGuard(t *testing.T) {
 	require.NoError(t, err)
 	g = guard(t, plan, "connection-budget")
 	assert.Equal(t, scaling.Pass, g.Outcome)
-	assert.Contains(t, g.Reason, "Pooler ironflow-pg-pooler-rw fronts the database")
+	assert.Contains(t, g.Reason, "Pooler ironflow-pg-pooler-rw: (2 instances + 0 surge) x (default_pool_size 20 + reserve 0) x 1 user/db pairs + 0 others = 40 server connections; max_connections 100 - 3 reserved = 97")
+	assert.Contains(t, g.Reason, "clients (5 replicas + 2 surge) x pool 20 = 140, PgBouncer accepts 2 instances x max_client_conn 1000 = 2000")
+
+	// A pooler is not a pass by itself: 6 PgBouncer instances of 20 server
+	// connections each hold more than max_connections leaves (the guard
+	// used to pass any release with a pooler).
+	v := withPostgres(3, 20, 100, true)
+	v["postgresql"].(map[string]any)["pooler"].(map[string]any)["instances"] = 6
+	e = newFakeEnv(t, v)
+	plan, err = e.client.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 5})
+	require.NoError(t, err)
+	g = guard(t, plan, "connection-budget")
+	require.Equal(t, scaling.Block, g.Outcome, g.Reason)
+	budget, ok := g.Cause.(*scale.ConnectionBudgetError)
+	require.True(t, ok)
+	assert.Equal(t, "ironflow-pg-pooler-rw", budget.Pooler)
+	assert.Equal(t, int64(120), budget.Peak, "6 x 20")
+	assert.Equal(t, int64(123), budget.Recommended)
+	assert.Contains(t, g.Remedy, "default_pool_size")
+	_, err = e.client.Apply(ctx, plan)
+	assert.ErrorIs(t, err, scale.ErrConnectionBudget)
+	assert.Empty(t, e.mutatingActions())
 
 	_, err = e.client.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 5, Budget: scale.ConnectionBudget{MaxConnections: 3, Reserved: 3}})
 	assert.ErrorIs(t, err, scaling.ErrInvalidInput)
