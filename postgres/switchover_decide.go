@@ -1,0 +1,252 @@
+package postgres
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+
+	apiv1 "github.com/cloudnative-pg/api/pkg/api/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/ironflow/scaling"
+)
+
+// CloudNativePG's labels and annotations (its pkg/utils holds them; it is
+// not imported, since it brings the operator's dependencies).
+const (
+	LabelCluster      = "cnpg.io/cluster"
+	LabelInstanceRole = "cnpg.io/instanceRole"
+	// LabelRole is the deprecated role label the operator still writes.
+	LabelRole           = "role"
+	LabelPodRole        = "cnpg.io/podRole"
+	AnnotationFenced    = "cnpg.io/fencedInstances"
+	AnnotationHibernate = "cnpg.io/hibernation"
+)
+
+// DefaultMaxLagBytes is how far behind the primary a switchover's target
+// may replay (16 MiB, one WAL segment): the switch waits for the target to
+// replay what it has not, so the database is unwritable about as long as
+// that takes.
+const DefaultMaxLagBytes = 16 << 20
+
+// Switchover asks to move a CloudNativePG cluster's primary to another
+// instance, what `kubectl cnpg promote CLUSTER INSTANCE` does, with the
+// guards the plugin lacks.
+type Switchover struct {
+	Namespace string `json:"namespace"`
+	Cluster   string `json:"cluster"`
+	// Target is the instance (pod) to promote; empty picks the ready
+	// replica with the highest received, then replayed, position, as the
+	// operator ranks candidates.
+	Target string `json:"target,omitempty"`
+	// MaxLagBytes is how far the target's replay may be behind the
+	// primary's write position; zero means DefaultMaxLagBytes.
+	MaxLagBytes int64 `json:"maxLagBytes,omitempty"`
+}
+
+// switchoverState is what a switchover plan reads, once, before any guard.
+type switchoverState struct {
+	cluster *apiv1.Cluster
+	// pods are the cluster's instance pods by name.
+	pods map[string]*corev1.Pod
+	// status is each instance's reported status; unread holds why one
+	// could not be read.
+	status map[string]*InstanceStatus
+	unread map[string]error
+	// poolers are the read-write Poolers in front of the cluster.
+	poolers []string
+}
+
+// switchoverDecision is the guards' verdicts and the instance to promote.
+type switchoverDecision struct {
+	target string
+	guards []scaling.GuardResult
+}
+
+// decideSwitchover evaluates the guards on the state and picks the target.
+// It is pure: the plan and Apply's re-derivation make the same decision
+// from the same reading.
+func decideSwitchover(req Switchover, st *switchoverState) switchoverDecision {
+	c := st.cluster
+	primary := c.Status.CurrentPrimary
+	var d switchoverDecision
+	add := func(g scaling.GuardResult) { d.guards = append(d.guards, g) }
+
+	if c.Spec.Instances < 2 {
+		add(block(GuardInstances, &SingleInstanceError{Cluster: c.Name, Primary: primary}, "add a replica (postgresql.instances 2+) and plan again"))
+	} else {
+		add(pass(GuardInstances, fmt.Sprintf("%d instances", c.Spec.Instances)))
+	}
+	add(inFlightGuard(c))
+	add(unavailableGuard(c))
+
+	target, tg := pickTarget(req, st)
+	add(tg)
+	d.target = target
+	if target != "" {
+		add(lagGuard(req, st, target))
+	}
+	if len(st.poolers) == 0 {
+		add(warn(GuardPooler, "no PgBouncer Pooler fronts the cluster: clients see connection errors while the primary moves",
+			"put a Pooler of type rw in front (postgresql.pooler.enabled) so clients wait instead of failing"))
+	} else {
+		add(pass(GuardPooler, "Pooler "+joinNames(st.poolers)+" fronts the cluster"))
+	}
+	return d
+}
+
+// inFlightGuard: a switchover starts from a healthy cluster whose primary
+// is not already moving; "Waiting for user action" (a supervised update
+// waiting for exactly this) is a valid start.
+func inFlightGuard(c *apiv1.Cluster) scaling.GuardResult {
+	s := c.Status
+	moving := s.TargetPrimary != "" && s.CurrentPrimary != s.TargetPrimary
+	startable := s.Phase == apiv1.PhaseHealthy || s.Phase == apiv1.PhaseWaitingForUser
+	if moving || !startable {
+		return block(GuardInFlight, &InFlightError{Cluster: c.Name, CurrentPrimary: s.CurrentPrimary, TargetPrimary: s.TargetPrimary, Phase: s.Phase},
+			"wait until the cluster is healthy with its primary settled, then plan again")
+	}
+	return pass(GuardInFlight, fmt.Sprintf("phase %q, primary %s settled", s.Phase, s.CurrentPrimary))
+}
+
+// unavailableGuard: a fenced primary cannot be promoted from or to, a
+// hibernated cluster runs no instance, a replica cluster's primary follows
+// another cluster.
+func unavailableGuard(c *apiv1.Cluster) scaling.GuardResult {
+	if raw := c.Annotations[AnnotationFenced]; raw != "" {
+		var fenced []string
+		if err := json.Unmarshal([]byte(raw), &fenced); err != nil || len(fenced) > 0 {
+			return block(GuardFenced, &UnavailableError{Cluster: c.Name, Why: "has fenced instances (" + raw + ")", Fenced: fenced},
+				"lift the fencing (kubectl cnpg fencing off) and plan again")
+		}
+	}
+	if c.Annotations[AnnotationHibernate] == "on" {
+		return block(GuardHibernate, &UnavailableError{Cluster: c.Name, Why: "is hibernated: no instance runs"}, "wake it (cnpg.io/hibernation=off) first")
+	}
+	if r := c.Spec.ReplicaCluster; r != nil && isReplicaCluster(c.Name, r) {
+		return block(GuardReplica, &UnavailableError{Cluster: c.Name, Why: "is a replica cluster: its primary follows " + r.Source},
+			"promote the replica cluster (spec.replica.primary) instead")
+	}
+	return pass(GuardFenced, "not fenced, hibernated or a replica cluster")
+}
+
+// isReplicaCluster is the operator's rule: enabled when set, otherwise
+// this cluster is not the one spec.replica.primary names.
+func isReplicaCluster(name string, r *apiv1.ReplicaClusterConfiguration) bool {
+	if r.Enabled != nil {
+		return *r.Enabled
+	}
+	if r.Primary == "" {
+		return false
+	}
+	self := r.Self
+	if self == "" {
+		self = name
+	}
+	return self != r.Primary
+}
+
+// pickTarget returns the instance to promote and the target guard: the
+// requested one when it is a ready replica of this cluster, or the best
+// ready replica by received, then replayed, position.
+func pickTarget(req Switchover, st *switchoverState) (string, scaling.GuardResult) {
+	c := st.cluster
+	primary := c.Status.CurrentPrimary
+	refuse := func(target, reason string) (string, scaling.GuardResult) {
+		return "", block(GuardTarget, &TargetError{Cluster: c.Name, Target: target, Reason: reason}, "name a ready replica of the cluster, or none to let the plan pick")
+	}
+	if req.Target != "" {
+		if req.Target == primary {
+			return refuse(req.Target, "it is the primary already")
+		}
+		pod, ok := st.pods[req.Target]
+		if !ok {
+			return refuse(req.Target, "it is not an instance of this cluster")
+		}
+		if !podReady(pod) {
+			return refuse(req.Target, "its pod is not Ready")
+		}
+		return req.Target, pass(GuardTarget, req.Target+" is a ready replica")
+	}
+	var candidates []*InstanceStatus
+	for name, pod := range st.pods {
+		if name == primary || !podReady(pod) {
+			continue
+		}
+		if s, ok := st.status[name]; ok && !s.IsPrimary {
+			candidates = append(candidates, s)
+		}
+	}
+	if len(candidates) == 0 {
+		return refuse("", "no replica is Ready with a readable status")
+	}
+	sort.Slice(candidates, func(i, j int) bool {
+		a, b := candidates[i], candidates[j]
+		if a.ReceivedLSN != b.ReceivedLSN {
+			return a.ReceivedLSN > b.ReceivedLSN
+		}
+		if a.ReplayLSN != b.ReplayLSN {
+			return a.ReplayLSN > b.ReplayLSN
+		}
+		return a.Pod < b.Pod
+	})
+	best := candidates[0]
+	return best.Pod, pass(GuardTarget, fmt.Sprintf("%s is the most advanced ready replica (received %s, replayed %s)", best.Pod, best.ReceivedLSN, best.ReplayLSN))
+}
+
+// lagGuard: the target's replay may be behind the primary's write position
+// by at most the request's limit. An unreadable position blocks: a guard
+// that cannot see the lag does not pass it.
+func lagGuard(req Switchover, st *switchoverState, target string) scaling.GuardResult {
+	limit := req.MaxLagBytes
+	if limit == 0 {
+		limit = DefaultMaxLagBytes
+	}
+	primary := st.status[st.cluster.Status.CurrentPrimary]
+	replica := st.status[target]
+	if primary == nil || replica == nil {
+		var why []string
+		for _, name := range []string{st.cluster.Status.CurrentPrimary, target} {
+			if err := st.unread[name]; err != nil {
+				why = append(why, err.Error())
+			}
+		}
+		if len(why) == 0 {
+			why = append(why, "no status was read")
+		}
+		slices.Sort(why)
+		return block(GuardLag, &TargetError{Cluster: st.cluster.Name, Target: target, Reason: "its lag cannot be read: " + joinNames(why)},
+			"make the instance managers' status readable (pods/proxy) and plan again")
+	}
+	lag := replica.ReplayLSN.Behind(primary.CurrentLSN)
+	if lag > limit {
+		return block(GuardLag, &LagError{Target: target, LagBytes: lag, MaxLagBytes: limit, Primary: primary.CurrentLSN.String(), Replay: replica.ReplayLSN.String()},
+			"wait for the replica to catch up (is its replay paused?), pick another, or raise MaxLagBytes")
+	}
+	return pass(GuardLag, fmt.Sprintf("%s replays %d bytes behind the primary (limit %d)", target, lag, limit))
+}
+
+func podReady(p *corev1.Pod) bool {
+	if p.DeletionTimestamp != nil {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func pass(name, reason string) scaling.GuardResult {
+	return scaling.GuardResult{Name: name, Outcome: scaling.Pass, Reason: reason}
+}
+
+func warn(name, reason, remedy string) scaling.GuardResult {
+	return scaling.GuardResult{Name: name, Outcome: scaling.Warn, Reason: reason, Remedy: remedy}
+}
+
+func block(name string, cause error, remedy string) scaling.GuardResult {
+	return scaling.GuardResult{Name: name, Outcome: scaling.Block, Reason: cause.Error(), Remedy: remedy, Cause: cause}
+}
