@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/pods"
 )
 
 // CloudNativePG's labels and annotations (its pkg/utils holds them; it is
@@ -227,17 +228,9 @@ func lagGuard(req Switchover, st *switchoverState, target string) scaling.GuardR
 	return pass(GuardLag, fmt.Sprintf("%s replays %d bytes behind the primary (limit %d)", target, lag, limit))
 }
 
-func podReady(p *corev1.Pod) bool {
-	if p.DeletionTimestamp != nil {
-		return false
-	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
+// podReady: Ready and not terminating, as the operator's IsPodActive
+// also requires.
+func podReady(p *corev1.Pod) bool { return p.DeletionTimestamp == nil && pods.Ready(p) }
 
 func pass(name, reason string) scaling.GuardResult {
 	return scaling.GuardResult{Name: name, Outcome: scaling.Pass, Reason: reason}

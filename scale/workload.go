@@ -17,6 +17,7 @@ import (
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/await"
+	podstate "github.com/ironflow/scaling/internal/pods"
 	"github.com/ironflow/scaling/internal/verify"
 )
 
@@ -125,7 +126,7 @@ func observeRollout(obj any, pods []*corev1.Pod, rsets []*appsv1.ReplicaSet) rol
 			continue
 		}
 		r.current++
-		if podReady(p) {
+		if podstate.Ready(p) {
 			r.ready++
 		} else if reason := unscheduled(p); reason != "" {
 			r.pending = append(r.pending, p.Name+": "+reason)
@@ -140,15 +141,6 @@ func deref(p *int32) int32 {
 		return 1
 	}
 	return *p
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // unscheduled returns the scheduler's reason for a pod it could not place
