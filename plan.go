@@ -130,6 +130,7 @@ const (
 	AspectGeneration = "generation" // metadata.generation, or "absent"
 	AspectRevision   = "revision"   // a Helm release's revision
 	AspectRequest    = "request"    // a claim's UID and requested size
+	AspectPrimary    = "primary"    // a PostgreSQL cluster's current primary
 )
 
 // FingerprintKey is the key under which a Fingerprint records one aspect of

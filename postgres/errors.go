@@ -106,17 +106,23 @@ func (e *TargetError) Is(target error) bool { return target == ErrTarget }
 
 // LagError: the target's replay is LagBytes behind the primary's write
 // position, more than MaxLagBytes: the switch would wait that long, the
-// database unwritable meanwhile.
+// database unwritable meanwhile. Unreadable says why the lag could not be
+// read at all, which blocks as well: a guard that cannot see the lag does
+// not pass it.
 type LagError struct {
 	Target      string `json:"target"`
-	LagBytes    int64  `json:"lagBytes"`
+	LagBytes    int64  `json:"lagBytes,omitempty"`
 	MaxLagBytes int64  `json:"maxLagBytes"`
 	// Primary and Replay are the two positions.
-	Primary string `json:"primary"`
-	Replay  string `json:"replay"`
+	Primary    string `json:"primary,omitempty"`
+	Replay     string `json:"replay,omitempty"`
+	Unreadable string `json:"unreadable,omitempty"`
 }
 
 func (e *LagError) Error() string {
+	if e.Unreadable != "" {
+		return fmt.Sprintf("postgres: the lag of %s cannot be read: %s", e.Target, e.Unreadable)
+	}
 	return fmt.Sprintf("postgres: %s replays at %s, %d bytes behind the primary's %s (the limit is %d)", e.Target, e.Replay, e.LagBytes, e.Primary, e.MaxLagBytes)
 }
 

@@ -217,7 +217,7 @@ func lagGuard(req Switchover, st *switchoverState, target string) scaling.GuardR
 			why = append(why, "no status was read")
 		}
 		slices.Sort(why)
-		return block(GuardLag, &TargetError{Cluster: st.cluster.Name, Target: target, Reason: "its lag cannot be read: " + joinNames(why)},
+		return block(GuardLag, &LagError{Target: target, MaxLagBytes: limit, Unreadable: joinNames(why)},
 			"make the instance managers' status readable (pods/proxy) and plan again")
 	}
 	lag := replica.ReplayLSN.Behind(primary.CurrentLSN)

@@ -94,8 +94,9 @@ func TestSwitchoverBlocksALaggingTarget(t *testing.T) {
 	st = threeInstances()
 	delete(st.status, "pg-3")
 	st.unread["pg-3"] = errors.New("pods/proxy forbidden")
-	unread := blocking[*TargetError](t, decideSwitchover(Switchover{Cluster: "pg", Target: "pg-3"}, st), GuardLag)
-	assert.Contains(t, unread.Reason, "its lag cannot be read: pods/proxy forbidden")
+	unread := blocking[*LagError](t, decideSwitchover(Switchover{Cluster: "pg", Target: "pg-3"}, st), GuardLag)
+	assert.Equal(t, "postgres: the lag of pg-3 cannot be read: pods/proxy forbidden", unread.Error())
+	assert.ErrorIs(t, unread, ErrLag)
 }
 
 func TestSwitchoverRefusesWhatThePluginDoesNot(t *testing.T) {
