@@ -179,6 +179,7 @@ const (
 	errCodeNotMember        = 10044
 	errCodeMemberChange     = 10202
 	errCodeClusterNotActive = 10008
+	errCodeNoPlacement      = 10005
 )
 
 // WaitError: a step's effect did not show before the deadline. Last is the

@@ -340,7 +340,7 @@ func (c *Client) runStep(ctx context.Context, t target, step scaling.Step, chang
 	server := step.Object.Name
 	switch step.Action {
 	case ActionLowerReplicas, ActionRaiseReplicas:
-		did, err := c.setStreamReplicas(ctx, step.Object.Namespace, step.Object.Name, n)
+		did, err := c.placeReplicas(ctx, step.Object.Namespace, step.Object.Name, n, changed)
 		if err != nil {
 			return false, err
 		}
@@ -397,6 +397,29 @@ func (c *Client) runStep(ctx context.Context, t target, step scaling.Step, chang
 		})
 	}
 	return false, &scaling.InvalidPlanError{Reason: "unknown step action " + step.Action}
+}
+
+// placeReplicas sets a stream's replicas. A refusal for want of placement
+// (10005, "no suitable peers for placement, peer offline") is retried on
+// the next change: servers that just joined count as current in the meta
+// group before the meta leader has their first statistics, which placement
+// reads, so a raise right after the servers joined can come a moment too
+// early (seen under the race detector's slowdown).
+func (c *Client) placeReplicas(ctx context.Context, account, stream string, n int, changed <-chan struct{}) (bool, error) {
+	did := false
+	err := c.waitReportErr(ctx, changed, fmt.Sprintf("stream %s/%s placed at R%d", account, stream, n), func(*Report) (bool, error) {
+		d, err := c.setStreamReplicas(ctx, account, stream, n)
+		switch {
+		case err == nil:
+			did = d
+			return true, nil
+		case isAPIError(err, errCodeNoPlacement):
+			return false, nil
+		default:
+			return false, err
+		}
+	})
+	return did, err
 }
 
 // removePeer waits until the server is down (removing a running server
