@@ -133,10 +133,7 @@ func (r *Redactor) walk(v any, path []string, secret bool) (any, bool) {
 	switch x := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(x))
-		envSecret, changed := false, false
-		if name, ok := x["name"].(string); ok && r.SensitiveKey(name) {
-			_, envSecret = x["value"]
-		}
+		envSecret, changed := r.secretEnv(x), false
 		for k, child := range x {
 			p := append(path[:len(path):len(path)], k)
 			s := secret || r.SensitiveKey(k) || r.marked(p) || (envSecret && k == "value")
@@ -163,6 +160,14 @@ func (r *Redactor) walk(v any, path []string, secret bool) (any, bool) {
 		}
 		return Placeholder(strings.Join(path, "."), v), true
 	}
+}
+
+// secretEnv reports whether m is a {name, value} entry (a container's
+// environment variable) whose name is secret: then its value is.
+func (r *Redactor) secretEnv(m map[string]any) bool {
+	name, ok := m["name"].(string)
+	_, hasValue := m["value"]
+	return ok && hasValue && r.SensitiveKey(name)
 }
 
 // Object returns a rendered object's content with its secrets redacted:
@@ -194,10 +199,7 @@ func (r *Redactor) objectWalk(v any) (any, bool) {
 	switch x := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(x))
-		envSecret, changed := false, false
-		if name, ok := x["name"].(string); ok && r.SensitiveKey(name) {
-			_, envSecret = x["value"]
-		}
+		envSecret, changed := r.secretEnv(x), false
 		for k, child := range x {
 			switch {
 			case reference(k):
