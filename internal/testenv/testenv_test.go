@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/utils/ptr"
 )
 
 func TestMain(m *testing.M) {
@@ -207,7 +208,7 @@ func TestStatefulSetClaimsAreBound(t *testing.T) {
 		name  string
 		class *string
 		want  string
-	}{{"data", nil, ExpandableClass}, {"fixed", ptr(FixedClass), FixedClass}} {
+	}{{"data", nil, ExpandableClass}, {"fixed", ptr.To(FixedClass), FixedClass}} {
 		two := int32(2)
 		sts := &appsv1.StatefulSet{
 			ObjectMeta: metav1.ObjectMeta{Name: tc.name},
@@ -248,7 +249,7 @@ func TestStatefulSetClaimsAreBound(t *testing.T) {
 	require.NoError(t, err)
 }
 
-func ptr[T any](v T) *T { return &v }
+
 
 func TestCNPGClusterCanBeCreated(t *testing.T) {
 	env := Shared()
