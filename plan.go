@@ -117,6 +117,17 @@ func (p *Plan) Blocking() []GuardResult {
 	return out
 }
 
+// Guard returns the named guard's result; ok is false when the plan has
+// no guard of that name.
+func (p *Plan) Guard(name string) (g GuardResult, ok bool) {
+	for _, g := range p.Guards {
+		if g.Name == name {
+			return g, true
+		}
+	}
+	return GuardResult{}, false
+}
+
 // Fingerprint maps each piece of live state a plan depends on to the version
 // observed while planning. Keys are like "Deployment/ns/name generation" or
 // "HelmRelease/ns/name revision"; values are the observed versions. Workloads

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -26,8 +27,19 @@ import (
 // OpSwitchover is the Plan.Operation of PlanSwitchover's plans.
 const OpSwitchover = "postgres.Switchover"
 
-// ActionPromote is the step that asks the operator for the new primary.
-const ActionPromote = "promote"
+// The steps of a switchover plan.
+const (
+	// ActionPromote asks the operator for the new primary.
+	ActionPromote = "promote"
+	// ActionPause and ActionResume pause and resume a Pooler around the
+	// promotion (Switchover.PausePooler).
+	ActionPause  = "pause"
+	ActionResume = "resume"
+)
+
+// resumeTimeout bounds the resumption of paused Poolers after the caller's
+// ctx ended: a pooler left paused holds every client.
+const resumeTimeout = 30 * time.Second
 
 // switchoverSpec is the plan's Spec: the request, the primary it moves
 // from and the instance it promotes.
@@ -35,7 +47,9 @@ type switchoverSpec struct {
 	Request Switchover   `json:"request"`
 	From    string       `json:"from"`
 	To      string       `json:"to"`
-	Causes  opkit.Causes `json:"causes,omitempty"`
+	// Pause are the Poolers paused around the promotion.
+	Pause  []string     `json:"pause,omitempty"`
+	Causes opkit.Causes `json:"causes,omitempty"`
 }
 
 func (r Switchover) validate() error {
@@ -96,17 +110,32 @@ func (c *Client) planSwitchover(ctx context.Context, req Switchover) (*scaling.P
 		Summary: fmt.Sprintf("Switch the primary of PostgreSQL cluster %s/%s from %s to %s.", req.Namespace, req.Cluster, from, orNone(d.target)),
 	}
 	if d.target != "" {
-		plan.Steps = []scaling.Step{{Action: ActionPromote, Object: ref, Field: "status.targetPrimary", Before: from, After: d.target,
-			Note: "what kubectl cnpg promote sends: the operator demotes the primary, waits for the target to replay what it received, and promotes it"}}
+		for _, p := range d.pause {
+			plan.Steps = append(plan.Steps, scaling.Step{Action: ActionPause, Object: poolerRef(req.Namespace, p), Field: "spec.pgbouncer.paused", Before: "false", After: "true",
+				Note: "PgBouncer holds new queries and waits for running transactions, so clients stall instead of failing while the primary moves"})
+		}
+		note := "what kubectl cnpg promote sends: the operator demotes the primary, waits for the target to replay what it received, and promotes it"
+		if len(d.pause) > 0 {
+			note += "; Apply waits until the target serves as the primary before resuming the Poolers"
+		}
+		plan.Steps = append(plan.Steps, scaling.Step{Action: ActionPromote, Object: ref, Field: "status.targetPrimary", Before: from, After: d.target, Note: note})
+		for _, p := range d.pause {
+			plan.Steps = append(plan.Steps, scaling.Step{Action: ActionResume, Object: poolerRef(req.Namespace, p), Field: "spec.pgbouncer.paused", Before: "true", After: "false",
+				Note: "resumed even when the promotion fails or the caller gives up"})
+		}
 	}
 	causes, err := opkit.CausesOf(plan.Guards)
 	if err != nil {
 		return nil, err
 	}
-	if plan.Spec, err = planspec.Encode(switchoverSpec{Request: req, From: from, To: d.target, Causes: causes}); err != nil {
+	if plan.Spec, err = planspec.Encode(switchoverSpec{Request: req, From: from, To: d.target, Pause: d.pause, Causes: causes}); err != nil {
 		return nil, err
 	}
 	return plan, nil
+}
+
+func poolerRef(namespace, name string) scaling.ObjectRef {
+	return scaling.ObjectRef{Kind: "Pooler", Namespace: namespace, Name: name}
 }
 
 func orNone(s string) string {
@@ -122,7 +151,7 @@ func (c *Client) readSwitchover(ctx context.Context, req Switchover) (*switchove
 	if err != nil {
 		return nil, err
 	}
-	st := &switchoverState{cluster: cl, pods: map[string]*corev1.Pod{}, status: map[string]*InstanceStatus{}, unread: map[string]error{}}
+	st := &switchoverState{cluster: cl, pods: map[string]*corev1.Pod{}, status: map[string]*InstanceStatus{}, unread: map[string]error{}, paused: map[string]bool{}}
 	list, err := c.kube.CoreV1().Pods(req.Namespace).List(ctx, metav1.ListOptions{LabelSelector: LabelCluster + "=" + req.Cluster + "," + LabelPodRole + "=instance"})
 	if err != nil {
 		return nil, fmt.Errorf("listing the instances of %s/%s: %w", req.Namespace, req.Cluster, err)
@@ -148,6 +177,7 @@ func (c *Client) readSwitchover(ctx context.Context, req Switchover) (*switchove
 			typ, _, _ := unstructured.NestedString(p.Object, "spec", "type")
 			if name == req.Cluster && (typ == "" || typ == string(apiv1.PoolerTypeRW)) {
 				st.poolers = append(st.poolers, p.GetName())
+				st.paused[p.GetName()], _, _ = unstructured.NestedBool(p.Object, "spec", "pgbouncer", "paused")
 			}
 		}
 		slices.Sort(st.poolers)
@@ -198,32 +228,125 @@ func (c *Client) deriveSwitchover(ctx context.Context, spec *switchoverSpec) (*s
 // applySwitchover sends the plugin's one patch, under an optimistic lock:
 // the Cluster read just now must still have the planned primary, and the
 // patch carries its resourceVersion, so a concurrent change is a conflict,
-// not an overwrite.
-func (c *Client) applySwitchover(ctx context.Context, plan *scaling.Plan, spec *switchoverSpec) (*scaling.Applied, error) {
-	run := opkit.Run{Plan: plan, Progress: c.opts.Progress}
-	return run.Apply(ctx, func(ctx context.Context, _ int, s scaling.Step) (bool, error) {
-		res := c.dyn.Resource(clustersGVR).Namespace(spec.Request.Namespace)
-		u, err := res.Get(ctx, spec.Request.Cluster, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		cl, err := toCluster(u)
-		if err != nil {
-			return false, err
-		}
-		if cl.Status.CurrentPrimary != spec.From || (cl.Status.TargetPrimary != "" && cl.Status.TargetPrimary != spec.From) {
-			return false, &scaling.StalePlanError{Operation: plan.Operation, Drift: []scaling.Drift{{Key: scaling.FingerprintKey(plan.Target, scaling.AspectPrimary), Planned: spec.From, Live: cl.Status.CurrentPrimary + " -> " + cl.Status.TargetPrimary}}}
-		}
-		now := time.Now().UTC().Format(time.RFC3339Nano)
-		patch := fmt.Sprintf(`{"metadata":{"resourceVersion":%q},"status":{"targetPrimary":%q,"targetPrimaryTimestamp":%q,"phase":%q,"phaseReason":%q}}`,
-			u.GetResourceVersion(), spec.To, now, apiv1.PhaseSwitchover, "Switching over to "+spec.To)
-		if _, err := res.Patch(ctx, spec.Request.Cluster, types.MergePatchType, []byte(patch), metav1.PatchOptions{}, "status"); err != nil {
-			if apierrors.IsConflict(err) {
-				return false, &scaling.StalePlanError{Operation: plan.Operation, Drift: []scaling.Drift{{Key: scaling.FingerprintKey(plan.Target, scaling.AspectPrimary), Planned: spec.From, Live: "changed while promoting: " + err.Error()}}}
+// not an overwrite. With Poolers to pause it pauses them first, checks the
+// guards again on what that left, waits after the patch until the target
+// serves as the primary, and resumes them: on every path, a failed switch
+// and an ended ctx included.
+func (c *Client) applySwitchover(ctx context.Context, plan *scaling.Plan, spec *switchoverSpec) (res *scaling.Applied, err error) {
+	paused := map[string]bool{}
+	defer func() {
+		// What the run did not resume, resumed here on a ctx of its own.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resumeTimeout)
+		defer cancel()
+		for _, p := range spec.Pause {
+			if paused[p] {
+				if rerr := c.setPaused(rctx, spec.Request.Namespace, p, false); rerr != nil {
+					err = errors.Join(err, fmt.Errorf("resuming Pooler %s: %w", p, rerr))
+					res = nil
+				}
 			}
-			return false, fmt.Errorf("promoting %s: %w", spec.To, err)
+		}
+	}()
+	run := opkit.Run{Plan: plan, Progress: c.opts.Progress}
+	return run.Apply(ctx, func(ctx context.Context, i int, s scaling.Step) (bool, error) {
+		switch s.Action {
+		case ActionPause:
+			paused[s.Object.Name] = true
+			return true, c.setPaused(ctx, s.Object.Namespace, s.Object.Name, true)
+		case ActionResume:
+			if err := c.setPaused(ctx, s.Object.Namespace, s.Object.Name, false); err != nil {
+				return false, err
+			}
+			delete(paused, s.Object.Name)
+			return true, nil
+		}
+		if i > 0 {
+			// The pauses took time: the guards hold again before the
+			// primary moves, or nothing moves.
+			again, err := c.planSwitchover(ctx, Switchover{Namespace: spec.Request.Namespace, Cluster: spec.Request.Cluster, Target: spec.To, MaxLagBytes: spec.Request.MaxLagBytes})
+			if err != nil {
+				return false, err
+			}
+			if err := opkit.Blocked(again); err != nil {
+				return false, err
+			}
+		}
+		if err := c.promote(ctx, plan, spec); err != nil {
+			return false, err
+		}
+		if len(spec.Pause) > 0 {
+			return true, c.awaitPrimary(ctx, plan, spec)
 		}
 		return true, nil
+	})
+}
+
+// promote is the plugin's optimistic-lock patch of the Cluster's status.
+func (c *Client) promote(ctx context.Context, plan *scaling.Plan, spec *switchoverSpec) error {
+	res := c.dyn.Resource(clustersGVR).Namespace(spec.Request.Namespace)
+	u, err := res.Get(ctx, spec.Request.Cluster, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	cl, err := toCluster(u)
+	if err != nil {
+		return err
+	}
+	if cl.Status.CurrentPrimary != spec.From || (cl.Status.TargetPrimary != "" && cl.Status.TargetPrimary != spec.From) {
+		return &scaling.StalePlanError{Operation: plan.Operation, Drift: []scaling.Drift{{Key: scaling.FingerprintKey(plan.Target, scaling.AspectPrimary), Planned: spec.From, Live: cl.Status.CurrentPrimary + " -> " + cl.Status.TargetPrimary}}}
+	}
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	patch := fmt.Sprintf(`{"metadata":{"resourceVersion":%q},"status":{"targetPrimary":%q,"targetPrimaryTimestamp":%q,"phase":%q,"phaseReason":%q}}`,
+		u.GetResourceVersion(), spec.To, now, apiv1.PhaseSwitchover, "Switching over to "+spec.To)
+	if _, err := res.Patch(ctx, spec.Request.Cluster, types.MergePatchType, []byte(patch), metav1.PatchOptions{}, "status"); err != nil {
+		if apierrors.IsConflict(err) {
+			return &scaling.StalePlanError{Operation: plan.Operation, Drift: []scaling.Drift{{Key: scaling.FingerprintKey(plan.Target, scaling.AspectPrimary), Planned: spec.From, Live: "changed while promoting: " + err.Error()}}}
+		}
+		return fmt.Errorf("promoting %s: %w", spec.To, err)
+	}
+	return nil
+}
+
+// setPaused sets a Pooler's spec.pgbouncer.paused; resuming removes the
+// field (the CRD defaults it to false), so the Pooler is again what its
+// chart rendered.
+func (c *Client) setPaused(ctx context.Context, namespace, name string, paused bool) error {
+	patch := `{"spec":{"pgbouncer":{"paused":true}}}`
+	if !paused {
+		patch = `{"spec":{"pgbouncer":{"paused":null}}}`
+	}
+	_, err := c.dyn.Resource(poolersGVR).Namespace(namespace).Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	if err != nil {
+		return fmt.Errorf("setting Pooler %s/%s paused=%t: %w", namespace, name, paused, err)
+	}
+	return nil
+}
+
+// awaitPrimary watches the Cluster until the operator reports the target
+// as the primary, bounded by ctx or else the verify timeout; the operator's
+// reset of the target is a *RevertedError.
+func (c *Client) awaitPrimary(ctx context.Context, plan *scaling.Plan, spec *switchoverSpec) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.opts.VerifyTimeout)
+		defer cancel()
+	}
+	clusters := c.dyn.Resource(clustersGVR).Namespace(spec.Request.Namespace)
+	src := await.Typed(c.dyn, "cluster", &unstructured.Unstructured{}, clusters.List, clusters.Watch, await.ByName(spec.Request.Cluster))
+	return await.Until(ctx, []await.Source{src}, func(s await.Stores) (bool, error) {
+		us := await.List[*unstructured.Unstructured](s[0])
+		if len(us) == 0 {
+			return false, &scaling.NotFoundError{Object: plan.Target, Detail: "deleted while switching over"}
+		}
+		cl, err := toCluster(us[0])
+		if err != nil {
+			return false, err
+		}
+		st := cl.Status
+		if reverted(st, spec.From, plan.CreatedAt) {
+			return false, &RevertedError{Cluster: spec.Request.Cluster, Target: spec.To, Primary: spec.From, Phase: st.Phase, PhaseReason: st.PhaseReason}
+		}
+		return st.CurrentPrimary == spec.To && st.Phase == apiv1.PhaseHealthy, nil
 	})
 }
 
@@ -258,6 +381,10 @@ func (c *Client) verifySwitchover(ctx context.Context, plan *scaling.Plan, spec 
 		await.Typed(c.dyn, "cluster", &unstructured.Unstructured{}, clusters.List, clusters.Watch, await.ByName(name)),
 		await.Typed(c.kube, "pods", &corev1.Pod{}, pods.List, pods.Watch, metav1.ListOptions{LabelSelector: LabelCluster + "=" + name + "," + LabelPodRole + "=instance"}),
 		await.Typed(c.kube, "endpointslices", &discoveryv1.EndpointSlice{}, eps.List, eps.Watch, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + name + apiv1.ServiceReadWriteSuffix}),
+	}
+	if len(spec.Pause) > 0 {
+		poolers := c.dyn.Resource(poolersGVR).Namespace(ns)
+		sources = append(sources, await.Typed(c.dyn, "poolers", &unstructured.Unstructured{}, poolers.List, poolers.Watch, metav1.ListOptions{}))
 	}
 	emitter := verify.NewEmitter(c.opts.Progress, plan.Operation)
 	err := await.Until(ctx, sources, func(s await.Stores) (bool, error) {
@@ -299,6 +426,9 @@ func (c *Client) verifySwitchover(ctx context.Context, plan *scaling.Plan, spec 
 			{Name: "rw-endpoints", Expected: name + apiv1.ServiceReadWriteSuffix + " -> " + spec.To, Observed: orEmpty(strings.Join(endpoints, ", ")), Passed: len(endpoints) == 1 && endpoints[0] == spec.To, ObservedAt: now},
 			{Name: "phase", Expected: apiv1.PhaseHealthy, Observed: st.Phase, Passed: st.Phase == apiv1.PhaseHealthy, ObservedAt: now},
 		}
+		if len(spec.Pause) > 0 {
+			v.Checks = append(v.Checks, resumedCheck(await.List[*unstructured.Unstructured](s[3]), spec.Pause, now))
+		}
 		emitter.Emit(v.Checks)
 		return verify.Passed(v.Checks), nil
 	})
@@ -318,6 +448,19 @@ func reverted(st apiv1.ClusterStatus, from string, planned time.Time) bool {
 	}
 	at, err := time.Parse(time.RFC3339Nano, st.TargetPrimaryTimestamp)
 	return err == nil && at.After(planned)
+}
+
+// resumedCheck: every Pooler the plan paused is running again (a Pooler
+// left paused holds every client of the database).
+func resumedCheck(poolers []*unstructured.Unstructured, paused []string, now time.Time) scaling.Check {
+	var still []string
+	for _, p := range poolers {
+		if on, _, _ := unstructured.NestedBool(p.Object, "spec", "pgbouncer", "paused"); on && slices.Contains(paused, p.GetName()) {
+			still = append(still, p.GetName())
+		}
+	}
+	slices.Sort(still)
+	return scaling.Check{Name: "poolers-resumed", Expected: strings.Join(paused, ", ") + " not paused", Observed: "paused: " + orEmpty(strings.Join(still, ", ")), Passed: len(still) == 0, ObservedAt: now}
 }
 
 func orEmpty(s string) string {

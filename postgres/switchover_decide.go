@@ -44,6 +44,12 @@ type Switchover struct {
 	// MaxLagBytes is how far the target's replay may be behind the
 	// primary's write position; zero means DefaultMaxLagBytes.
 	MaxLagBytes int64 `json:"maxLagBytes,omitempty"`
+	// PausePooler pauses the read-write Poolers in front of the cluster
+	// (PgBouncer's PAUSE, spec.pgbouncer.paused) before the promotion and
+	// resumes them once the target serves: clients wait for the new
+	// primary instead of failing. Apply resumes them even when the switch
+	// fails or ctx ends. A Pooler already paused is left as it is.
+	PausePooler bool `json:"pausePooler,omitempty"`
 }
 
 // switchoverState is what a switchover plan reads, once, before any guard.
@@ -55,13 +61,17 @@ type switchoverState struct {
 	// could not be read.
 	status map[string]*InstanceStatus
 	unread map[string]error
-	// poolers are the read-write Poolers in front of the cluster.
+	// poolers are the read-write Poolers in front of the cluster; paused
+	// those already paused.
 	poolers []string
+	paused  map[string]bool
 }
 
-// switchoverDecision is the guards' verdicts and the instance to promote.
+// switchoverDecision is the guards' verdicts, the instance to promote and
+// the Poolers to pause around it.
 type switchoverDecision struct {
 	target string
+	pause  []string
 	guards []scaling.GuardResult
 }
 
@@ -93,6 +103,13 @@ func decideSwitchover(req Switchover, st *switchoverState) switchoverDecision {
 			"put a Pooler of type rw in front (postgresql.pooler.enabled) so clients wait instead of failing"))
 	} else {
 		add(pass(GuardPooler, "Pooler "+joinNames(st.poolers)+" fronts the cluster"))
+	}
+	if req.PausePooler {
+		for _, p := range st.poolers {
+			if !st.paused[p] {
+				d.pause = append(d.pause, p)
+			}
+		}
 	}
 	return d
 }

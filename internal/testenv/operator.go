@@ -125,6 +125,9 @@ type Operator struct {
 	done   chan struct{}
 
 	mu sync.Mutex
+	// held defers every reconcile until Hold(false).
+	held     bool
+	deferred map[string]bool
 	// errs keeps the backend's failures for the test to report.
 	errs []error
 	// started are the instances the backend runs; params each cluster's
@@ -152,7 +155,7 @@ func (e *Env) StartOperator(ctx context.Context, opts OperatorOptions) (*Operato
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	op := &Operator{kube: e.Client, dyn: dyn, ns: opts.Namespace, backend: opts.Backend, refuse: opts.Refuse,
 		queue: make(chan string, 1024), cancel: cancel, done: make(chan struct{}),
-		started: map[string]bool{}, params: map[string]map[string]string{}, poolers: map[string]string{}}
+		deferred: map[string]bool{}, started: map[string]bool{}, params: map[string]map[string]string{}, poolers: map[string]string{}}
 	var synced []cache.InformerSynced
 	for _, inf := range op.informers() {
 		go inf.RunWithContext(runCtx)
@@ -170,6 +173,24 @@ func (e *Env) StartOperator(ctx context.Context, opts OperatorOptions) (*Operato
 func (o *Operator) Stop() {
 	o.cancel()
 	<-o.done
+}
+
+// Hold stops the double reacting while on, as a busy or restarting
+// operator does; events that arrive meanwhile are reconciled when it is
+// released.
+func (o *Operator) Hold(on bool) {
+	o.mu.Lock()
+	o.held = on
+	pending := o.deferred
+	if !on {
+		o.deferred = map[string]bool{}
+	}
+	o.mu.Unlock()
+	if !on {
+		for n := range pending {
+			o.queue <- n
+		}
+	}
 }
 
 // Errors are the backend's failures so far (a reconcile that failed is
@@ -249,6 +270,12 @@ func (o *Operator) work(ctx context.Context) {
 					break drain
 				}
 			}
+			o.mu.Lock()
+			if o.held {
+				maps.Copy(o.deferred, pending)
+				pending = nil
+			}
+			o.mu.Unlock()
 			for _, n := range slices.Sorted(maps.Keys(pending)) {
 				if err := o.reconcile(ctx, n); err != nil && ctx.Err() == nil {
 					o.mu.Lock()
