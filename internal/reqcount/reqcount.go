@@ -198,7 +198,9 @@ func parse(req *http.Request) Request {
 		q.Name = rest[1]
 	}
 	if len(rest) >= 3 {
-		q.Resource += "/" + strings.Join(rest[2:], "/")
+		// The subresource is one segment: what follows a proxy's is the
+		// proxied path (pods/NAME/proxy/pg/status is "pods/proxy").
+		q.Resource += "/" + rest[2]
 	}
 	named := q.Name != ""
 	switch req.Method {

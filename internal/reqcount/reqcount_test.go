@@ -18,6 +18,7 @@ func TestParse(t *testing.T) {
 		{"GET", "/api/v1/namespaces/demo/pods?watch=true", Request{Verb: "watch", Resource: "pods", Namespace: "demo"}},
 		{"GET", "/api/v1/namespaces/demo/secrets/sh.helm.release.v1.x.v1", Request{Verb: "get", Resource: "secrets", Namespace: "demo", Name: "sh.helm.release.v1.x.v1"}},
 		{"PATCH", "/apis/apps/v1/namespaces/demo/deployments/web/scale", Request{Verb: "patch", Resource: "deployments/scale", Group: "apps", Namespace: "demo", Name: "web"}},
+		{"GET", "/api/v1/namespaces/demo/pods/http:pg-1:8000/proxy/pg/status", Request{Verb: "get", Resource: "pods/proxy", Namespace: "demo", Name: "http:pg-1:8000"}},
 		{"PUT", "/apis/apps/v1/namespaces/demo/statefulsets/nats", Request{Verb: "update", Resource: "statefulsets", Group: "apps", Namespace: "demo", Name: "nats"}},
 		{"POST", "/api/v1/namespaces", Request{Verb: "create", Resource: "namespaces"}},
 		{"GET", "/api/v1/nodes/n1", Request{Verb: "get", Resource: "nodes", Name: "n1"}},
