@@ -1,16 +1,29 @@
 // Package postgres operates PostgreSQL clusters run by CloudNativePG the
-// way the runbook's PostgreSQL sections do by hand.
+// way the runbook's PostgreSQL sections do by hand, as typed operations on
+// the same Plan -> Apply -> Verify kit as packages scale and nats.
 //
-// It holds, for now, the connection budget: the arithmetic every operation
-// that changes how many clients a database serves must agree on, directly
-// or through a PgBouncer Pooler (scale's connection-budget guard calls it).
-// The CloudNativePG operations (issue 12: Switchover, Drain, Instances,
-// Pooler, Parameters, ExpandStorage) follow on the same operation kit.
+// Switchover (switchover.go) changes the primary through the Cluster's
+// status, as `kubectl cnpg promote` does. The release operations change
+// the Cluster and its Pooler through the Helm release that renders them
+// (one upgrade each, with the plan's complete values): ExpandStorage
+// (expand_storage.go, postgresql.persistence.size), ScaleInstances
+// (scale_instances.go, postgresql.instances), ConfigurePooler (pooler.go,
+// postgresql.pooler.*) and Parameters (parameters.go,
+// postgresql.parameters). Apply and Verify take any plan of the package.
+//
+// The connection budget (ConnectionBudget, Budget) is the arithmetic every
+// operation that changes how many clients a database serves must agree on,
+// directly or through a PgBouncer Pooler: scale's connection-budget guard
+// and ConfigurePooler's pooler-budget guard both call it.
 package postgres
 
 import (
 	"fmt"
+	"math"
 	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // Defaults of a Budget, PostgreSQL's own.
@@ -203,4 +216,133 @@ func MaxConnections(cluster map[string]any) (n int, ok bool) {
 	}
 	n, err := strconv.Atoi(s)
 	return n, err == nil
+}
+
+// Connections is what a connection budget is computed from: the app's
+// workload and its pools, the server, and the Pooler in front of it.
+// ConnectionBudget turns it into a Budget with every default and source
+// stated.
+type Connections struct {
+	// Replicas is the workload's count. When an HPA owns the count
+	// (HPA set), its maxReplicas is used instead: the most pods the HPA may
+	// run, each holding its pool, whatever the count is today.
+	Replicas int32
+	HPA      *HPALimit
+	// Strategy is the workload's rollout strategy (a Deployment's); its
+	// maxSurge pods hold pools next to the old ones during a rollout. Nil
+	// counts no surge (a StatefulSet rolls one pod at a time).
+	Strategy *appsv1.DeploymentStrategy
+	// Pool is each pod's connection pool; Others the connections of other
+	// clients (jobs, admin tools).
+	Pool, Others int64
+	// MaxConnections is the server's max_connections; 0 reads it from
+	// Cluster (spec.postgresql.parameters.max_connections), else
+	// PostgreSQL's DefaultMaxConnections.
+	MaxConnections int
+	// Reserved are the connections applications cannot use
+	// (superuser_reserved_connections + reserved_connections); 0 means
+	// DefaultReserved.
+	Reserved int
+	// Cluster is the CloudNativePG Cluster's content (rendered or live).
+	Cluster map[string]any
+	// ClusterName names it in the sources.
+	ClusterName string
+	// Pooler is the PgBouncer Pooler of type rw the pods connect through
+	// (PoolerOf); nil when they connect to PostgreSQL directly.
+	Pooler *Pooler
+	// PoolerRollout counts the pooler's own rolling update: its maxSurge
+	// PgBouncer pods hold their pools next to the old ones. PoolerStrategy
+	// is the Pooler's spec.deploymentStrategy; nil is a Deployment's
+	// default (25% surge).
+	PoolerRollout  bool
+	PoolerStrategy *appsv1.DeploymentStrategy
+}
+
+// HPALimit is the HorizontalPodAutoscaler that owns a workload's count.
+type HPALimit struct {
+	Name        string `json:"name"`
+	MaxReplicas int32  `json:"maxReplicas"`
+}
+
+// BudgetReport is a computed connection budget: the Budget, where its
+// counts come from, and its verdict.
+type BudgetReport struct {
+	Budget Budget `json:"budget"`
+	// ReplicasSource says where Budget.Replicas comes from: "the
+	// workload's count" or "HPA <name> maxReplicas".
+	ReplicasSource string `json:"replicasSource"`
+	// MaxConnectionsSource says where max_connections comes from: "stated
+	// by the caller", "CNPG Cluster <name>" or "PostgreSQL's default".
+	MaxConnectionsSource string `json:"maxConnectionsSource"`
+	// Peak, Usable, ClientLimit and Recommended are Budget's numbers.
+	Peak        int64 `json:"peak"`
+	Usable      int64 `json:"usable"`
+	ClientLimit int64 `json:"clientLimit,omitempty"`
+	// Recommended is the smallest max_connections that holds Peak.
+	Recommended int64 `json:"recommended"`
+	Fits        bool  `json:"fits"`
+}
+
+// ConnectionBudget computes the budget of a set of pods with connection
+// pools against the server: the HPA's maxReplicas instead of the count
+// when an HPA owns it, the workload's rollout surge, the Pooler's pools
+// (and its own surge when it rolls) and the reserved connections. It is
+// the one implementation scale's connection-budget guard and
+// ConfigurePooler's pooler-budget guard call. Negative counts are an
+// error.
+func ConnectionBudget(in Connections) (*BudgetReport, error) {
+	switch {
+	case in.Replicas < 0 || in.Pool < 0 || in.Others < 0 || in.MaxConnections < 0 || in.Reserved < 0:
+		return nil, fmt.Errorf("postgres: a connection budget's counts must not be negative: %+v", in)
+	case in.HPA != nil && in.HPA.MaxReplicas < 0:
+		return nil, fmt.Errorf("postgres: HPA %s's maxReplicas %d is negative", in.HPA.Name, in.HPA.MaxReplicas)
+	}
+	r := &BudgetReport{ReplicasSource: "the workload's count"}
+	b := Budget{Replicas: in.Replicas, Pool: in.Pool, Others: in.Others, MaxConnections: in.MaxConnections, Reserved: in.Reserved}
+	if in.HPA != nil {
+		b.Replicas, r.ReplicasSource = in.HPA.MaxReplicas, "HPA "+in.HPA.Name+" maxReplicas"
+	}
+	b.Surge = Surge(in.Strategy, b.Replicas)
+	r.MaxConnectionsSource = "stated by the caller"
+	if b.MaxConnections == 0 {
+		b.MaxConnections, r.MaxConnectionsSource = DefaultMaxConnections, "PostgreSQL's default"
+		if n, ok := MaxConnections(in.Cluster); ok {
+			b.MaxConnections, r.MaxConnectionsSource = n, "CNPG Cluster "+in.ClusterName
+		}
+	}
+	if b.Reserved == 0 {
+		b.Reserved = DefaultReserved
+	}
+	if in.Pooler != nil {
+		p := *in.Pooler
+		p.Surge = 0
+		if in.PoolerRollout {
+			strategy := in.PoolerStrategy
+			if strategy == nil {
+				strategy = &appsv1.DeploymentStrategy{}
+			}
+			p.Surge = Surge(strategy, p.withDefaults().Instances)
+		}
+		b.Pooler = &p
+	}
+	r.Budget, r.Peak, r.Usable, r.ClientLimit, r.Recommended, r.Fits = b, b.Peak(), b.Usable(), b.ClientLimit(), b.Recommended(), b.Fits()
+	return r, nil
+}
+
+// Surge is how many extra pods a Deployment's rolling update of replicas
+// runs at once: maxSurge (25% by default, rounded up); none for Recreate or
+// a nil strategy.
+func Surge(s *appsv1.DeploymentStrategy, replicas int32) int32 {
+	if s == nil || s.Type == appsv1.RecreateDeploymentStrategyType {
+		return 0
+	}
+	surge := intstr.FromString("25%")
+	if s.RollingUpdate != nil && s.RollingUpdate.MaxSurge != nil {
+		surge = *s.RollingUpdate.MaxSurge
+	}
+	n, err := intstr.GetScaledValueFromIntOrPercent(&surge, int(replicas), true)
+	if err != nil {
+		return int32(math.Ceil(float64(replicas) / 4))
+	}
+	return int32(n)
 }

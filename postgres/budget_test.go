@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 
 	"github.com/ironflow/scaling/postgres"
 )
@@ -100,4 +102,32 @@ func TestPoolerOfReadsTheRenderedPooler(t *testing.T) {
 
 	_, err = postgres.PoolerOf(map[string]any{"spec": map[string]any{"pgbouncer": map[string]any{"parameters": map[string]any{"default_pool_size": "lots"}}}})
 	assert.ErrorContains(t, err, `default_pool_size "lots" is not a count`)
+}
+
+// TestConnectionBudgetCountsTheHPAMaximumAndTheRollouts: the HPA's
+// maxReplicas, the app's surge and, when the pooler rolls, its own.
+func TestConnectionBudgetCountsTheHPAMaximumAndTheRollouts(t *testing.T) {
+	r, err := postgres.ConnectionBudget(postgres.Connections{Replicas: 3, HPA: &postgres.HPALimit{Name: "web", MaxReplicas: 10}, Strategy: &appsv1.DeploymentStrategy{}, Pool: 10})
+	require.NoError(t, err)
+	assert.Equal(t, int32(10), r.Budget.Replicas)
+	assert.Equal(t, int32(3), r.Budget.Surge, "25% of 10, rounded up")
+	assert.Equal(t, int64(130), r.Peak)
+	assert.Equal(t, int64(133), r.Recommended)
+	assert.False(t, r.Fits)
+	assert.Equal(t, "HPA web maxReplicas", r.ReplicasSource)
+	assert.Equal(t, "PostgreSQL's default", r.MaxConnectionsSource)
+
+	cluster := map[string]any{"spec": map[string]any{"postgresql": map[string]any{"parameters": map[string]any{"max_connections": "200"}}}}
+	r, err = postgres.ConnectionBudget(postgres.Connections{Replicas: 3, Pool: 10, Cluster: cluster, ClusterName: "pg",
+		Pooler: &postgres.Pooler{Name: "pg-pooler-rw", Instances: 4, DefaultPoolSize: 20, ReservePoolSize: 5}, PoolerRollout: true})
+	require.NoError(t, err)
+	assert.Equal(t, int32(1), r.Budget.Pooler.Surge)
+	assert.Equal(t, int64(125), r.Peak, "(4 + 1) x (20 + 5)")
+	assert.Equal(t, "CNPG Cluster pg", r.MaxConnectionsSource)
+	assert.True(t, r.Fits)
+
+	_, err = postgres.ConnectionBudget(postgres.Connections{Replicas: -1})
+	assert.Error(t, err)
+	assert.Equal(t, int32(0), postgres.Surge(nil, 10), "a StatefulSet: no surge")
+	assert.Equal(t, int32(0), postgres.Surge(&appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}, 10))
 }

@@ -44,9 +44,9 @@ const resumeTimeout = 30 * time.Second
 // switchoverSpec is the plan's Spec: the request, the primary it moves
 // from and the instance it promotes.
 type switchoverSpec struct {
-	Request Switchover   `json:"request"`
-	From    string       `json:"from"`
-	To      string       `json:"to"`
+	Request Switchover `json:"request"`
+	From    string     `json:"from"`
+	To      string     `json:"to"`
 	// Pause are the Poolers paused around the promotion.
 	Pause  []string     `json:"pause,omitempty"`
 	Causes opkit.Causes `json:"causes,omitempty"`

@@ -3,7 +3,6 @@ package scale
 import (
 	"context"
 	"fmt"
-	"math"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -13,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmplan"
@@ -129,11 +127,13 @@ type ConnectionBudget struct {
 const defaultPoolSizePath = "database.poolSize"
 
 // budgetGuard: during a rolling update the old and surge pods hold pools at
-// once, so the peak is (replicas + maxSurge) x pool + others. Behind a
-// PgBouncer Pooler of type rw the pooler holds the server connections
-// (its instances x its pools) and the pods must fit in what it accepts
-// (instances x max_client_conn): postgres.Budget does the arithmetic.
-func budgetGuard(b ConnectionBudget, replicas int32, computed map[string]any, after map[string]manifest.Object, live *manifest.Object, strategy *appsv1.DeploymentStrategy) scaling.GuardResult {
+// once, so the peak is (replicas + maxSurge) x pool + others, with the
+// HPA's maxReplicas as the replicas when an HPA owns the count (the most
+// pods it may run). Behind a PgBouncer Pooler of type rw the pooler holds
+// the server connections (its instances x its pools) and the pods must fit
+// in what it accepts (instances x max_client_conn): postgres.ConnectionBudget
+// does the arithmetic.
+func budgetGuard(b ConnectionBudget, replicas int32, computed map[string]any, after map[string]manifest.Object, live *manifest.Object, strategy *appsv1.DeploymentStrategy, hpa *postgres.HPALimit) scaling.GuardResult {
 	g := scaling.GuardResult{Name: GuardConnectionBudget, Outcome: scaling.Pass}
 	path := b.PoolSizePath
 	if path == "" {
@@ -148,46 +148,58 @@ func budgetGuard(b ConnectionBudget, replicas int32, computed map[string]any, af
 	if cluster == nil {
 		cluster = live
 	}
-	maxConn, source := b.MaxConnections, "stated by the caller"
-	if maxConn == 0 {
-		maxConn, source = postgres.DefaultMaxConnections, "PostgreSQL's default"
-		if cluster != nil {
-			if n, ok := postgres.MaxConnections(cluster.Obj.Object); ok {
-				maxConn, source = n, "CNPG Cluster "+cluster.Obj.GetName()
-			}
-		}
+	in := postgres.Connections{Replicas: replicas, HPA: hpa, Strategy: strategy, Pool: pool, Others: int64(b.Others), MaxConnections: b.MaxConnections, Reserved: b.Reserved}
+	if cluster != nil {
+		in.Cluster, in.ClusterName = cluster.Obj.Object, cluster.Obj.GetName()
 	}
-	reserved := b.Reserved
-	if reserved == 0 {
-		reserved = postgres.DefaultReserved
-	}
-	budget := postgres.Budget{Replicas: replicas, Surge: maxSurge(strategy, replicas), Pool: pool, Others: int64(b.Others), MaxConnections: maxConn, Reserved: reserved}
-	g.Reason = fmt.Sprintf("(%d replicas + %d surge) x pool %d + %d others = %d connections; max_connections %d (%s) - %d reserved = %d",
-		replicas, budget.Surge, pool, b.Others, budget.Peak(), maxConn, source, reserved, budget.Usable())
+	var poolerErr error
 	if poolerObj != nil {
-		p, err := postgres.PoolerOf(poolerObj.Obj.Object)
-		if err != nil {
-			g.Outcome, g.Reason = scaling.Warn, err.Error()+": the pooler's budget is not checked"
-			g.Remedy = "give the Pooler numeric PgBouncer parameters"
-			return g
-		}
 		// Scaling the app does not roll the pooler: its own surge is the
 		// Pooler operation's business.
-		budget.Pooler = p
+		in.Pooler, poolerErr = postgres.PoolerOf(poolerObj.Obj.Object)
+	}
+	report, err := postgres.ConnectionBudget(in)
+	if err != nil {
+		g.Outcome, g.Reason = scaling.Warn, err.Error()
+		return g
+	}
+	budget, source := report.Budget, report.MaxConnectionsSource
+	g.Reason = fmt.Sprintf("(%d replicas + %d surge) x pool %d + %d others = %d connections; max_connections %d (%s) - %d reserved = %d",
+		budget.Replicas, budget.Surge, pool, b.Others, budget.Peak(), budget.MaxConnections, source, budget.Reserved, budget.Usable())
+	if poolerErr != nil {
+		g.Outcome, g.Reason = scaling.Warn, poolerErr.Error()+": the pooler's budget is not checked"
+		g.Remedy = "give the Pooler numeric PgBouncer parameters"
+		return g
+	}
+	if budget.Pooler != nil {
 		g.Reason = budget.String() + " (max_connections: " + source + ")"
 	}
-	if !budget.Fits() {
+	if hpa != nil {
+		g.Reason += fmt.Sprintf(" (replicas: %s, %d)", report.ReplicasSource, hpa.MaxReplicas)
+	}
+	if !report.Fits {
 		g.Outcome = scaling.Block
-		cause := &ConnectionBudgetError{Replicas: replicas, Surge: budget.Surge, Pool: pool, Others: int64(b.Others), Peak: budget.Peak(), Usable: budget.Usable(),
-			MaxConnections: maxConn, Reserved: reserved, Source: source, Recommended: budget.Recommended()}
+		cause := &ConnectionBudgetError{Replicas: budget.Replicas, Surge: budget.Surge, Pool: pool, Others: int64(b.Others), Peak: report.Peak, Usable: report.Usable,
+			MaxConnections: budget.MaxConnections, Reserved: budget.Reserved, Source: source, Recommended: report.Recommended}
 		g.Remedy = "put a PgBouncer pooler in front (postgresql.pooler.enabled), lower " + path + ", or raise max_connections"
 		if budget.Pooler != nil {
-			cause.Pooler, cause.ClientLimit = budget.Pooler.Name, budget.ClientLimit()
+			cause.Pooler, cause.ClientLimit = budget.Pooler.Name, report.ClientLimit
 			g.Remedy = "lower the Pooler's instances or default_pool_size, raise max_connections, or, for clients PgBouncer refuses, its max_client_conn or instances"
 		}
 		g.Cause = cause
 	}
 	return g
+}
+
+// hpaLimit is the HPA that owns ref's count, for the connection budget
+// (the same match as the hpa guard's); nil when none does.
+func hpaLimit(hpas []autoscalingv2.HorizontalPodAutoscaler, ref scaling.ObjectRef) *postgres.HPALimit {
+	for i := range hpas {
+		if h := &hpas[i]; targets(h, ref) {
+			return &postgres.HPALimit{Name: h.Name, MaxReplicas: h.Spec.MaxReplicas}
+		}
+	}
+	return nil
 }
 
 // cnpgClusters is CloudNativePG's Cluster resource.
@@ -205,22 +217,6 @@ func (c *Client) liveCNPGCluster(ctx context.Context, namespace, name string) (*
 		return nil, fmt.Errorf("reading CNPG Cluster %s/%s: %w", namespace, name, err)
 	}
 	return &manifest.Object{Obj: obj}, nil
-}
-
-// maxSurge is the rolling update's extra pods for a count.
-func maxSurge(s *appsv1.DeploymentStrategy, replicas int32) int32 {
-	if s == nil || s.Type == appsv1.RecreateDeploymentStrategyType {
-		return 0
-	}
-	surge := intstr.FromString("25%")
-	if s.RollingUpdate != nil && s.RollingUpdate.MaxSurge != nil {
-		surge = *s.RollingUpdate.MaxSurge
-	}
-	n, err := intstr.GetScaledValueFromIntOrPercent(&surge, int(replicas), true)
-	if err != nil {
-		return int32(math.Ceil(float64(replicas) / 4))
-	}
-	return int32(n)
 }
 
 // cnpgObjects finds the CloudNativePG Cluster and a read-write Pooler in a

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -148,4 +149,29 @@ func TestBlockedPlanCausesSurviveStorage(t *testing.T) {
 	_, named := blocked.Guard(scale.GuardClustering)
 	assert.True(t, named)
 	assert.Empty(t, e.mutatingActions())
+}
+
+// TestConnectionBudgetCountsTheHPAMaximum: when an HPA owns the workload's
+// count, the budget counts its maxReplicas (the most pods it may run,
+// each with its pool), not the count asked for.
+func TestConnectionBudgetCountsTheHPAMaximum(t *testing.T) {
+	ctx := context.Background()
+	e := newFakeEnv(t, withPostgres(3, 10, 100, false))
+	minR := int32(2)
+	_, err := e.kube.AutoscalingV2().HorizontalPodAutoscalers(ns).Create(ctx, &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{Kind: "Deployment", Name: release, APIVersion: "apps/v1"},
+			MinReplicas: &minR, MaxReplicas: 8},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	plan, err := e.client.PlanReplicas(ctx, scale.Replicas{Namespace: ns, Release: release, Replicas: 4})
+	require.NoError(t, err)
+	g := guard(t, plan, "connection-budget")
+	require.Equal(t, scaling.Block, g.Outcome, g.Reason)
+	assert.Contains(t, g.Reason, "(8 replicas + 2 surge) x pool 10 + 0 others = 100 connections", "4 replicas would fit; the HPA may run 8")
+	assert.Contains(t, g.Reason, "replicas: HPA web maxReplicas, 8")
+	var budget *scale.ConnectionBudgetError
+	require.ErrorAs(t, g.Cause, &budget)
+	assert.Equal(t, int32(8), budget.Replicas)
+	assert.Equal(t, int64(103), budget.Recommended)
 }

@@ -240,7 +240,7 @@ func replicasPlan(r Replicas, st *replicasState) *scaling.Plan {
 		hpaGuard(st.limits.hpas, ref, r.Replicas),
 		quotaGuard(r.Namespace, st.limits.quotas, r.Replicas-live.Replicas, quota.PodRequests(st.tmpl.Spec)),
 		capacityGuard(r.Replicas, quota.PodRequests(st.tmpl.Spec), st.limits),
-		budgetGuard(r.Budget, r.Replicas, hp.Rendered.Computed, hp.After, st.cnpg, st.strategy))
+		budgetGuard(r.Budget, r.Replicas, hp.Rendered.Computed, hp.After, st.cnpg, st.strategy, hpaLimit(st.limits.hpas, ref)))
 
 	current, _ := values.Int(hp.Current, r.ValuePath)
 	if !hp.Changed() && live.Replicas == r.Replicas {

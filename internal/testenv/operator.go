@@ -438,7 +438,7 @@ func (o *Operator) services(ctx context.Context, st *clusterState) error {
 		}
 		svc := &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Name: name + suffix, Namespace: o.ns, Labels: map[string]string{cnpgCluster: name}, OwnerReferences: owner(st.u)},
-			Spec: corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{{Name: "postgres", Port: 5432, TargetPort: intstr.FromInt32(5432)}}},
+			Spec:       corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{{Name: "postgres", Port: 5432, TargetPort: intstr.FromInt32(5432)}}},
 		}
 		if _, err := o.kube.CoreV1().Services(o.ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("service %s: %w", svc.Name, err)

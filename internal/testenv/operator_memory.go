@@ -28,12 +28,12 @@ type MemoryPooler struct {
 }
 
 type memInstance struct {
-	primary            bool
-	current, received  uint64
-	replay             uint64
-	paused, receiving  bool
-	timeline           int
-	parameters         map[string]string
+	primary           bool
+	current, received uint64
+	replay            uint64
+	paused, receiving bool
+	timeline          int
+	parameters        map[string]string
 }
 
 // NewMemoryBackend returns an empty MemoryBackend.

@@ -249,8 +249,6 @@ func TestStatefulSetClaimsAreBound(t *testing.T) {
 	require.NoError(t, err)
 }
 
-
-
 func TestCNPGClusterCanBeCreated(t *testing.T) {
 	env := Shared()
 	ns := env.Namespace(t)
