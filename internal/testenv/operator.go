@@ -279,7 +279,9 @@ func (o *Operator) work(ctx context.Context) {
 			for _, n := range slices.Sorted(maps.Keys(pending)) {
 				if err := o.reconcile(ctx, n); err != nil && ctx.Err() == nil {
 					o.mu.Lock()
-					o.errs = append(o.errs, fmt.Errorf("cluster %s: %w", n, err))
+					if len(o.errs) < 10 { // the first failures say why
+						o.errs = append(o.errs, fmt.Errorf("cluster %s: %w", n, err))
+					}
 					o.mu.Unlock()
 					// Retried shortly, as a controller's rate-limited
 					// queue would.
