@@ -19,6 +19,7 @@ import (
 	"github.com/ironflow/scaling/internal/helmrelease"
 	"github.com/ironflow/scaling/internal/reqcount"
 	"github.com/ironflow/scaling/internal/testenv"
+	"github.com/ironflow/scaling/internal/values"
 	"github.com/ironflow/scaling/postgres"
 )
 
@@ -50,6 +51,9 @@ type pgFixture struct {
 	backend   testenv.Backend
 	refuse    func(string) bool
 	progress  scaling.Progress
+	// values are set over the install's values, by dotted path
+	// ("postgresql.persistence.storageClass").
+	values map[string]any
 }
 
 func newPGEnv(t testing.TB, f pgFixture) *pgEnv {
@@ -77,6 +81,9 @@ func newPGEnv(t testing.TB, f pgFixture) *pgEnv {
 		"nats":         map[string]any{"enabled": false},
 		"postgresql": map[string]any{"enabled": true, "instances": f.instances,
 			"pooler": map[string]any{"enabled": f.pooler, "instances": 1}},
+	}
+	for path, v := range f.values {
+		require.NoError(t, values.Set(vals, path, v))
 	}
 	_, err = e.releases.Install(ctx, e.ns, release, testenv.ChartPath("ironflow"), vals, 2*time.Minute)
 	require.NoError(t, err)

@@ -125,6 +125,8 @@ type Operator struct {
 	done   chan struct{}
 
 	mu sync.Mutex
+	// switched is when the last switchover's status was written.
+	switched time.Time
 	// held defers every reconcile until Hold(false).
 	held     bool
 	deferred map[string]bool
@@ -191,6 +193,14 @@ func (o *Operator) Hold(on bool) {
 			o.queue <- n
 		}
 	}
+}
+
+// Switched is when the double finished its last switchover: the new
+// primary labelled and the status written (what a verifier waits for).
+func (o *Operator) Switched() time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.switched
 }
 
 // Errors are the backend's failures so far (a reconcile that failed is
@@ -599,6 +609,9 @@ func (o *Operator) switchover(ctx context.Context, st *clusterState) error {
 	if err := o.patchStatus(ctx, name, map[string]any{"currentPrimary": to, "currentPrimaryTimestamp": now(), "phase": PhaseHealthy, "phaseReason": ""}); err != nil {
 		return err
 	}
+	o.mu.Lock()
+	o.switched = time.Now()
+	o.mu.Unlock()
 	st.current = to
 	return o.reconcilePoolers(ctx, st)
 }
