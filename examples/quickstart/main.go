@@ -5,7 +5,9 @@
 // verifies a scale to five and prints the plan and the verification. Its
 // second half does the same for the release's NATS cluster (3 -> 5 -> 3
 // servers) on a real in-process JetStream cluster that follows the
-// release's StatefulSet.
+// release's StatefulSet. Its third part is a PostgreSQL switchover, with a
+// client writing through the pooler, on real PostgreSQL 15 servers and a
+// real PgBouncer behind the release's CloudNativePG pods (embedded only).
 //
 // With -kubeconfig it runs against that cluster instead and installs nothing:
 // point -release/-namespace at an existing release. The NATS half then runs
@@ -66,9 +68,11 @@ func run(kubeconfig, kubeCtx, namespace, release string, replicas int32, chart s
 	defer cancel()
 	start := time.Now()
 
+	var env *testenv.Env
 	if kubeconfig == "" {
 		fmt.Println("Starting the embedded control plane (the first run builds it from Go modules: ~15-25 min)...")
-		env, err := testenv.Start(ctx, testenv.Options{CNPG: true})
+		var err error
+		env, err = testenv.Start(ctx, testenv.Options{CNPG: true})
 		if err != nil {
 			return err
 		}
@@ -107,6 +111,11 @@ func run(kubeconfig, kubeCtx, namespace, release string, replicas int32, chart s
 	if embedded || natsOpts.URL != "" {
 		if err := runNATS(ctx, cluster, namespace, release, chart, natsOpts, progress); err != nil {
 			return fmt.Errorf("nats: %w", err)
+		}
+	}
+	if embedded {
+		if err := runPostgres(ctx, env, namespace, release, progress); err != nil {
+			return fmt.Errorf("postgres: %w", err)
 		}
 	}
 	fmt.Printf("\nDemo finished in %s.\n", time.Since(start).Round(time.Millisecond))
