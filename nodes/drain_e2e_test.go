@@ -10,9 +10,12 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
 	"github.com/ironflow/scaling"
@@ -97,6 +100,28 @@ func TestDrainSwitchesOverCordonsAndEvictsOnTheRealControlPlane(t *testing.T) {
 
 	client, err := nodes.New(sc, nodes.Options{EvictionRetry: time.Second})
 	require.NoError(t, err)
+
+	// A PDB that allows no disruption (the real disruption controller
+	// computes its status) blocks the drain, named, and nothing is written.
+	pdbs := env.Client.PolicyV1().PodDisruptionBudgets(ns)
+	_, err = pdbs.Create(ctx, &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: policyv1.PodDisruptionBudgetSpec{
+		MinAvailable: ptr.To(intstr.FromInt32(3)), Selector: &metav1.LabelSelector{MatchLabels: labels}}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	waitPDB(t, ctx, env.Client, ns, "web", 0)
+	rec.Reset()
+	blockedPlan, err := client.PlanDrain(ctx, nodes.Drain{Node: node})
+	require.NoError(t, err)
+	require.NotEmpty(t, blockedPlan.Blocking(), blockedPlan.String())
+	_, err = client.Apply(ctx, blockedPlan)
+	var budget *nodes.DisruptionBudgetError
+	require.ErrorAs(t, err, &budget)
+	assert.Equal(t, []string{ns + "/web"}, budget.Budgets)
+	assert.Empty(t, rec.Mutating(), "a blocked drain writes nothing")
+	// One disruption allowed: the drain goes ahead and honours it.
+	_, err = pdbs.Patch(ctx, "web", types.MergePatchType, []byte(`{"spec":{"minAvailable":2}}`), metav1.PatchOptions{})
+	require.NoError(t, err)
+	waitPDB(t, ctx, env.Client, ns, "web", 1)
+
 	rec.Reset()
 	plan, err := client.PlanDrain(ctx, nodes.Drain{Node: node})
 	require.NoError(t, err)
@@ -131,4 +156,19 @@ func TestDrainSwitchesOverCordonsAndEvictsOnTheRealControlPlane(t *testing.T) {
 		assert.NotContains(t, r.String(), "DELETE", "evictions, never deletes: %s", r)
 	}
 	t.Logf("requests: %d\n%s", rec.Total(), rec.Summary())
+}
+
+// waitPDB watches a PDB until the disruption controller reports allowed
+// disruptions for its current generation.
+func waitPDB(t *testing.T, ctx context.Context, kube kubernetes.Interface, ns, name string, allowed int32) {
+	t.Helper()
+	w, err := kube.PolicyV1().PodDisruptionBudgets(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	require.NoError(t, err)
+	defer w.Stop()
+	for ev := range w.ResultChan() {
+		if p, ok := ev.Object.(*policyv1.PodDisruptionBudget); ok && p.Status.ObservedGeneration == p.Generation && p.Status.DisruptionsAllowed == allowed && p.Status.CurrentHealthy == 3 {
+			return
+		}
+	}
+	require.NoError(t, ctx.Err(), "PDB %s never allowed %d disruptions", name, allowed)
 }
