@@ -19,6 +19,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/rbactest"
 	"github.com/ironflow/scaling/internal/reqcount"
 	"github.com/ironflow/scaling/internal/testenv"
 	"github.com/ironflow/scaling/nodes"
@@ -98,8 +99,22 @@ func TestDrainSwitchesOverCordonsAndEvictsOnTheRealControlPlane(t *testing.T) {
 		_, _ = env.Client.CoreV1().Nodes().Patch(context.Background(), node, types.MergePatchType, []byte(`{"spec":{"unschedulable":false}}`), metav1.PatchOptions{})
 	})
 
-	client, err := nodes.New(sc, nodes.Options{EvictionRetry: time.Second})
+	// The drain runs as a user holding exactly nodes.Permissions().
+	user := "drainer-" + ns
+	rbactest.Grant(t, env.Client, user, nodes.Permissions(), ns)
+	roleCfg := rbactest.As(op.WrapConfig(env.RESTConfig()), user)
+	roleCfg.Wrap(rec.Wrap)
+	asRole, err := scaling.NewCluster(roleCfg)
 	require.NoError(t, err)
+	client, err := nodes.New(asRole, nodes.Options{EvictionRetry: time.Second})
+	require.NoError(t, err)
+	rec.Reset() // the fixture's own requests are not the drain's
+	var all []reqcount.Request
+	defer func() {
+		all = append(all, rec.Requests()...)
+		t.Logf("observed:\n%s", rbactest.Observed(all))
+		rbactest.Check(t, nodes.Permissions(), all)
+	}()
 
 	// A PDB that allows no disruption (the real disruption controller
 	// computes its status) blocks the drain, named, and nothing is written.
@@ -108,6 +123,7 @@ func TestDrainSwitchesOverCordonsAndEvictsOnTheRealControlPlane(t *testing.T) {
 		MinAvailable: ptr.To(intstr.FromInt32(3)), Selector: &metav1.LabelSelector{MatchLabels: labels}}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	waitPDB(t, ctx, env.Client, ns, "web", 0)
+	all = append(all, rec.Requests()...)
 	rec.Reset()
 	blockedPlan, err := client.PlanDrain(ctx, nodes.Drain{Node: node})
 	require.NoError(t, err)
@@ -122,6 +138,7 @@ func TestDrainSwitchesOverCordonsAndEvictsOnTheRealControlPlane(t *testing.T) {
 	require.NoError(t, err)
 	waitPDB(t, ctx, env.Client, ns, "web", 1)
 
+	all = append(all, rec.Requests()...)
 	rec.Reset()
 	plan, err := client.PlanDrain(ctx, nodes.Drain{Node: node})
 	require.NoError(t, err)
