@@ -128,7 +128,7 @@ func demoStreams(ctx context.Context, app *natsgo.Conn, cfgs ...jetstream.Stream
 		return err
 	}
 	for _, cfg := range cfgs {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		if err := createStream(ctx, js, cfg); err != nil {
 			return fmt.Errorf("stream %s: %w", cfg.Name, err)
 		}
 		for i := range 10 {
@@ -139,3 +139,31 @@ func demoStreams(ctx context.Context, app *natsgo.Conn, cfgs ...jetstream.Stream
 	}
 	return nil
 }
+
+// createStream creates or updates a stream. Right after servers joined, the
+// meta leader may not have their first statistics yet, which placement
+// reads: an R5 stream is then refused for want of placement (JetStream
+// error 10005, seen in CI) although every server is current. As the
+// library's own placement step does, the demo tries again until its
+// deadline; any other error is returned at once.
+func createStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		_, err := js.CreateOrUpdateStream(ctx, cfg)
+		var api *jetstream.APIError
+		if err == nil || !errors.As(err, &api) || api.ErrorCode != noPlacement {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-tick.C:
+		}
+	}
+}
+
+// noPlacement is JetStream's "no suitable peers for placement".
+const noPlacement jetstream.ErrorCode = 10005
