@@ -138,19 +138,10 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 			*d.v = d.def
 		}
 	}
-	switch {
-	case opts.MaxVolumeSize.Sign() < 0:
-		return nil, &scaling.InvalidInputError{Field: "Options.MaxVolumeSize", Value: opts.MaxVolumeSize.String(), Reason: "must not be negative"}
-	case opts.MaxVolumeSize.IsZero():
-		opts.MaxVolumeSize = resource.MustParse(DefaultMaxVolumeSize)
-	}
-	if err := opts.Chart.Validate("Options.Chart"); err != nil {
+	if err := opkit.VolumeLimit(&opts.MaxVolumeSize, DefaultMaxVolumeSize); err != nil {
 		return nil, err
 	}
-	if err := opkit.ValidateCharts("Options.TrustedCharts", opts.TrustedCharts); err != nil {
-		return nil, err
-	}
-	red, err := redact.New(opts.Redaction)
+	red, err := opkit.WriteOptions(opts.Chart, opts.TrustedCharts, opts.Redaction)
 	if err != nil {
 		return nil, err
 	}

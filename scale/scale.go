@@ -81,13 +81,7 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 	if opts.VerifyTimeout == 0 {
 		opts.VerifyTimeout = DefaultVerifyTimeout
 	}
-	if err := opts.Chart.Validate("Options.Chart"); err != nil {
-		return nil, err
-	}
-	if err := opkit.ValidateCharts("Options.TrustedCharts", opts.TrustedCharts); err != nil {
-		return nil, err
-	}
-	red, err := redact.New(opts.Redaction)
+	red, err := opkit.WriteOptions(opts.Chart, opts.TrustedCharts, opts.Redaction)
 	if err != nil {
 		return nil, err
 	}
