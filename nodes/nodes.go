@@ -1,13 +1,28 @@
-// Package nodes runs node operations of the runbook: Drain, which moves
-// the CloudNativePG primaries off a node (a switchover), cordons it and
-// evicts its pods through the Eviction API, as kubectl drain does with
-// --ignore-daemonsets, with guards kubectl lacks.
+// Package nodes runs the node operations of the runbook:
+//
+//   - Diagnose: why pods pend, each node's allocatable, requests and usage,
+//     and how many more workers of a server type would let every pending
+//     pod schedule (read-only);
+//   - AddWorker: raise worker_count (and optionally worker_type) in
+//     terraform.tfvars, keeping every other byte, plan and apply with
+//     Terraform (terraform or tofu, through terraform-exec), and watch the
+//     new nodes turn Ready and the pending pods schedule;
+//   - Destroy: terraform plan -destroy listing what is lost, blocked until
+//     the caller confirms backups (each CloudNativePG cluster's backup
+//     method and last backup are shown);
+//   - Drain: move the CloudNativePG primaries off a node (a switchover),
+//     cordon it and evict its pods through the Eviction API, as kubectl
+//     drain does with --ignore-daemonsets, with guards kubectl lacks.
 package nodes
 
 import (
 	"context"
+	"maps"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -15,6 +30,7 @@ import (
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/opkit"
+	"github.com/ironflow/scaling/internal/redact"
 	"github.com/ironflow/scaling/postgres"
 )
 
@@ -45,6 +61,19 @@ type Options struct {
 	// Postgres configures the postgres client the switchovers are
 	// delegated to (its Progress defaults to this Progress).
 	Postgres postgres.Options
+	// Redaction says which tfvars values a plan's diff never shows; the
+	// zero value redacts scaling.DefaultSensitiveKeys (hcloud_token...).
+	Redaction scaling.Redaction
+	// Terraform is the terraform or tofu binary AddWorker and Destroy
+	// drive: a path or a command name on PATH. Empty means tofu, else
+	// terraform, on PATH.
+	Terraform string
+	// TerraformEnv are environment variables for Terraform on top of this
+	// process's own (HCLOUD_TOKEN, a backend's credentials). Their values
+	// never enter a plan, an event or an error. Terraform's own control
+	// variables (TF_LOG, TF_VAR_*, TF_CLI_ARGS...) are refused: set
+	// variables in the tfvars file, which the plan shows.
+	TerraformEnv map[string]string
 }
 
 // Client runs the node operations against one Kubernetes cluster. It is
@@ -55,6 +84,10 @@ type Client struct {
 	pg   *postgres.Client
 	opts Options
 	ops  *opkit.Ops
+	// newTerraform opens a Terraform directory; nil means the binary
+	// Options.Terraform names (tests put a fake here).
+	newTerraform func(dir string) (terraform, error)
+	red          *redact.Redactor
 }
 
 // New returns a Client. It validates the options and reads nothing.
@@ -74,6 +107,14 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 			*d.v = d.def
 		}
 	}
+	if bad := tfexec.ProhibitedEnv(maps.Clone(opts.TerraformEnv)); len(bad) > 0 {
+		slices.Sort(bad)
+		return nil, &scaling.InvalidInputError{Field: "Options.TerraformEnv", Value: strings.Join(bad, ","), Reason: "Terraform's own control variables cannot be set here: terraform-exec sets them, and a TF_VAR_ would change the plan without showing in it; set variables in the tfvars file"}
+	}
+	red, err := redact.New(opts.Redaction)
+	if err != nil {
+		return nil, err
+	}
 	pgOpts := opts.Postgres
 	if pgOpts.Progress == nil {
 		pgOpts.Progress = opts.Progress
@@ -85,7 +126,7 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := &Client{kube: c.Kube, dyn: c.Dynamic, pg: pg, opts: opts}
+	client := &Client{kube: c.Kube, dyn: c.Dynamic, pg: pg, opts: opts, red: red}
 	client.ops = client.register()
 	return client, nil
 }
@@ -94,6 +135,7 @@ func (c *Client) register() *opkit.Ops {
 	ops := opkit.NewOps("nodes", guardKinds, c.opts.VerifyTimeout)
 	ops.RequireSignatures(c.opts.Verifier)
 	opkit.Register(ops, OpDrain, opkit.Op[drainSpec]{Derive: c.deriveDrain, Apply: c.applyDrain, Verify: c.verifyDrain})
+	c.registerTerraform(ops)
 	return ops
 }
 

@@ -1,0 +1,2 @@
+location = "hel1"
+worker_count = 2

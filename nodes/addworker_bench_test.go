@@ -1,0 +1,130 @@
+package nodes_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/testenv"
+	"github.com/ironflow/scaling/internal/tfvars"
+	"github.com/ironflow/scaling/nodes"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// BenchmarkAddWorkerVerifyReaction measures what an operator waits for
+// after a new worker reports Ready: the time from the node's Ready status
+// write (on the real API server) to Verify returning Succeeded. Each
+// sample registers a fresh NotReady node in the plan's pool, starts
+// Verify, then writes the node's Ready condition as a kubelet does.
+func BenchmarkAddWorkerVerifyReaction(b *testing.B) {
+	env := testenv.Shared()
+	if env == nil {
+		b.Fatal("no real environment")
+	}
+	ctx := context.Background()
+	pool := fmt.Sprintf("bench-%d", time.Now().UnixNano()%100000)
+	selector := "scaling.ironflow.dev/pool=" + pool
+	sc, err := scaling.NewCluster(env.RESTConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &tfFixture{dir: b.TempDir(), bin: terraformBinB(b)}
+	src := filepath.Join("testdata", "terraform", "plain")
+	for _, name := range []string{"main.tf", "terraform.tfvars"} {
+		data, _ := os.ReadFile(filepath.Join(src, name))
+		_ = os.WriteFile(filepath.Join(f.dir, name), data, 0o644)
+	}
+	c, err := nodes.New(sc, nodes.Options{Terraform: f.bin})
+	if err != nil {
+		b.Fatal(err)
+	}
+	plan, err := c.PlanAddWorker(ctx, nodes.AddWorker{Dir: f.dir, Count: 3, NodeSelector: selector})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var created []string
+	b.Cleanup(func() {
+		for _, n := range created {
+			_ = env.Client.CoreV1().Nodes().Delete(context.Background(), n, metav1.DeleteOptions{})
+		}
+	})
+	var samples []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		name := fmt.Sprintf("%s-worker-%d", pool, i)
+		node, err := env.Client.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name,
+			Labels: map[string]string{"scaling.ironflow.dev/pool": pool}}}, metav1.CreateOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		created = append(created, name)
+		done := make(chan *scaling.Verification, 1)
+		vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		started := make(chan struct{})
+		c2, _ := nodes.New(sc, nodes.Options{Terraform: f.bin, Progress: func(ev scaling.Event) {
+			if ev.Check != nil && ev.Check.Name == "nodes-ready" && strings.HasPrefix(ev.Check.Observed, "not Ready") {
+				select {
+				case <-started:
+				default:
+					close(started)
+				}
+			}
+		}})
+		go func() { v, _ := c2.Verify(vctx, plan); done <- v }()
+		<-started // Verify has listed and seen the node NotReady
+		b.StartTimer()
+		node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: metav1.Now()}}
+		if _, err := env.Client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		v := <-done
+		samples = append(samples, time.Since(t0))
+		b.StopTimer()
+		cancel()
+		if v == nil || v.Phase != scaling.Succeeded {
+			b.Fatalf("verify: %v", v)
+		}
+	}
+	slices.Sort(samples)
+	b.ReportMetric(float64(samples[len(samples)/2].Microseconds())/1000, "median-ms")
+}
+
+func terraformBinB(b *testing.B) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+	bin, err := testenv.TerraformBinary(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return bin
+}
+
+// BenchmarkTFVarsEditOfALargeFile edits worker_count in a 5,000-line
+// tfvars file, as AddWorker's plan does.
+func BenchmarkTFVarsEditOfALargeFile(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("# generated\n")
+	for i := 0; i < 5000; i++ {
+		fmt.Fprintf(&sb, "# setting %d\nsetting_%d = \"value-%d\"\n", i, i, i)
+	}
+	sb.WriteString("worker_count = 2 # keep >= 2\n")
+	src := []byte(sb.String())
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := tfvars.Edit(src, "terraform.tfvars", tfvars.Set{Name: "worker_count", Value: cty.NumberIntVal(3), Note: "was 2"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
