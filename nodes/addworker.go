@@ -298,7 +298,7 @@ func (c *Client) planAddWorker(ctx context.Context, req AddWorker, stored *addSp
 	}
 	if !spec.Terraform.Empty() {
 		plan.Steps = append(plan.Steps, scaling.Step{Action: ActionTerraformApply, Object: scaling.ObjectRef{Kind: "TerraformPlan", Name: planFile},
-			Field: "resources", After: spec.Terraform.String(),
+			Field: "resources", Before: fmt.Sprintf("%d in the state", len(state.Resources)), After: spec.Terraform.String(),
 			Note: "exactly the saved plan: Terraform refuses it if the state moved since"})
 	}
 	plan.NoOp = len(plan.Steps) == 0

@@ -117,6 +117,9 @@ func run(kubeconfig, kubeCtx, namespace, release string, replicas int32, chart s
 		if err := runPostgres(ctx, env, namespace, release, progress); err != nil {
 			return fmt.Errorf("postgres: %w", err)
 		}
+		if err := runNodes(ctx, env, cluster, namespace, progress); err != nil {
+			return fmt.Errorf("nodes: %w", err)
+		}
 	}
 	fmt.Printf("\nDemo finished in %s.\n", time.Since(start).Round(time.Millisecond))
 	return nil
