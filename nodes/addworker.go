@@ -330,11 +330,16 @@ func (c *Client) terraformPlan(ctx context.Context, tf terraform, dir string, st
 		return
 	}
 	if stored != nil {
-		if stored.Edited == digest(edited) && containsAll(st.Resources, stored.Terraform.Add) && len(stored.Terraform.Add) > 0 {
+		planFile = stored.PlanFile
+		_, gone := os.Stat(planFile)
+		// Applied: the tfvars hold the edit and the state what the plan
+		// created, or (a plan that only replaces) the plan file Apply
+		// removes after a successful apply is gone.
+		if stored.Edited == digest(edited) && (len(stored.Terraform.Add) > 0 && containsAll(st.Resources, stored.Terraform.Add) ||
+			len(stored.Terraform.Add) == 0 && errors.Is(gone, os.ErrNotExist)) {
 			applied = true
 			return
 		}
-		planFile = stored.PlanFile
 		if !insidePlanDir(dir, planFile) {
 			err = &scaling.InvalidPlanError{Reason: "the saved Terraform plan " + planFile + " is not in " + filepath.Join(dir, PlanDir)}
 			return

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,12 +15,14 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 
 	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/rbactest"
 	"github.com/ironflow/scaling/internal/reqcount"
 	"github.com/ironflow/scaling/internal/testenv"
 	"github.com/ironflow/scaling/nodes"
@@ -91,13 +94,43 @@ func TestE2EAddAWorkerForPendingPodsThenRebalanceThenDestroy(t *testing.T) {
 	require.Eventually(t, func() bool { return len(pendingWith(t, env, ns, "Insufficient cpu")) == 2 }, time.Minute, 100*time.Millisecond,
 		"two pods pend with the real scheduler's Insufficient cpu")
 
+	// The operator holds exactly the documented rules of the three
+	// operations (but the metrics ones: no metrics-server runs here).
+	perms := scaling.Permissions{
+		Namespaced: []rbacv1.PolicyRule{scaling.Rule("", "pods", "list", "watch")},
+		Cluster: []rbacv1.PolicyRule{
+			scaling.Rule("", "nodes", "list", "watch"),
+			scaling.Rule("", "pods", "list"),
+			scaling.Rule("apps", "daemonsets", "list"),
+			scaling.Rule("postgresql.cnpg.io", "clusters", "list"),
+		}}
+	for _, p := range []scaling.Permissions{nodes.DiagnosePermissions(), nodes.AddWorkerPermissions(), nodes.DestroyPermissions()} {
+		for scope, rules := range map[string][]rbacv1.PolicyRule{"cluster": p.Cluster, "namespaced": p.Namespaced} {
+			into := perms.Cluster
+			if scope == "namespaced" {
+				into = perms.Namespaced
+			}
+			for _, r := range rules {
+				if r.APIGroups[0] == "metrics.k8s.io" {
+					continue
+				}
+				for _, v := range r.Verbs {
+					require.True(t, covers(into, r.APIGroups[0], r.Resources[0], v), "%s %v %v: the union is the packages' rules", scope, r, v)
+				}
+			}
+		}
+	}
+	user := "operator-" + cluster
+	rbactest.Grant(t, env.Client, user, perms, ns)
 	rec := &reqcount.Recorder{}
-	cfg := env.RESTConfig()
+	cfg := rbactest.As(env.RESTConfig(), user)
 	cfg.Wrap(rec.Wrap)
-	sc, err := scaling.NewCluster(cfg)
+	asUser, err := scaling.NewCluster(cfg)
+	require.NoError(t, err)
+	sc, err := scaling.NewCluster(env.RESTConfig())
 	require.NoError(t, err)
 	var events []string
-	c, err := nodes.New(sc, nodes.Options{Terraform: bin, TerraformEnv: tfEnv, Progress: func(ev scaling.Event) {
+	c, err := nodes.New(asUser, nodes.Options{Terraform: bin, TerraformEnv: tfEnv, Progress: func(ev scaling.Event) {
 		if ev.Check != nil {
 			events = append(events, ev.Check.Name+": "+ev.Check.Observed)
 		}
@@ -143,11 +176,11 @@ func TestE2EAddAWorkerForPendingPodsThenRebalanceThenDestroy(t *testing.T) {
 	require.NoError(t, err)
 	stored, err := scaling.Decode(data)
 	require.NoError(t, err)
-	rec.Reset()
+	before0 := len(rec.Mutating())
 	res, err := c.Apply(ctx, stored)
 	require.NoError(t, err)
 	assert.True(t, res.Changed)
-	assert.Empty(t, rec.Mutating(), "AddWorker writes to Terraform, not to the API server")
+	assert.Len(t, rec.Mutating(), before0, "AddWorker writes to Terraform, not to the API server")
 	applied := time.Now()
 	v, err := c.Verify(ctx, stored)
 	require.NoError(t, err)
@@ -204,6 +237,16 @@ func TestE2EAddAWorkerForPendingPodsThenRebalanceThenDestroy(t *testing.T) {
 	list, err := env.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: pool})
 	require.NoError(t, err)
 	assert.Empty(t, list.Items, "the destroy provisioners removed the nodes")
+	rbactest.Check(t, perms, rec.Requests())
+}
+
+func covers(rules []rbacv1.PolicyRule, group, resource, verb string) bool {
+	for _, r := range rules {
+		if r.APIGroups[0] == group && r.Resources[0] == resource && slices.Contains(r.Verbs, verb) {
+			return true
+		}
+	}
+	return false
 }
 
 func readyNodes(t *testing.T, env *testenv.Env, selector string) int {

@@ -40,3 +40,25 @@ func Permissions() scaling.Permissions {
 		},
 	}
 }
+
+// AddWorkerPermissions are the Kubernetes rules AddWorker needs (Terraform
+// itself needs none: it talks to the cloud): the pool's nodes, listed when
+// planning and watched by Verify (Cluster), and the pending pods, likewise
+// (Namespaced: a Role in PendingNamespace, or bound cluster-wide when it
+// is empty). The seed e2e test runs Diagnose, AddWorker and Destroy as a
+// user holding exactly these, DiagnosePermissions (but metrics) and
+// DestroyPermissions.
+func AddWorkerPermissions() scaling.Permissions {
+	return scaling.Permissions{
+		Namespaced: []rbacv1.PolicyRule{scaling.Rule("", "pods", "list", "watch")},
+		Cluster:    []rbacv1.PolicyRule{scaling.Rule("", "nodes", "list", "watch")},
+	}
+}
+
+// DestroyPermissions are the Kubernetes rules Destroy needs: every
+// CloudNativePG Cluster, for its backup method and last backup.
+func DestroyPermissions() scaling.Permissions {
+	return scaling.Permissions{Cluster: []rbacv1.PolicyRule{
+		scaling.Rule("postgresql.cnpg.io", "clusters", "list"),
+	}}
+}

@@ -11,7 +11,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -51,6 +53,35 @@ func Grant(t testing.TB, admin kubernetes.Interface, user string, p scaling.Perm
 			_ = admin.RbacV1().ClusterRoleBindings().Delete(context.Background(), user, metav1.DeleteOptions{})
 			_ = admin.RbacV1().ClusterRoles().Delete(context.Background(), user, metav1.DeleteOptions{})
 		})
+	}
+	// The RBAC authorizer learns of new bindings through its informers: a
+	// request sent right after Grant can still be forbidden. Wait until the
+	// authorizer allows one verb of each grant, as it will the operation's.
+	for _, ns := range namespaces {
+		awaitAllowed(t, admin, user, ns, p.Namespaced)
+	}
+	awaitAllowed(t, admin, user, "", p.Cluster)
+}
+
+func awaitAllowed(t testing.TB, admin kubernetes.Interface, user, ns string, rules []rbacv1.PolicyRule) {
+	t.Helper()
+	if len(rules) == 0 {
+		return
+	}
+	r := rules[0]
+	res, sub, _ := strings.Cut(r.Resources[0], "/")
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: user,
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Group: r.APIGroups[0], Resource: res, Subresource: sub, Verb: r.Verbs[0]}}}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := admin.AuthorizationV1().SubjectAccessReviews().Create(context.Background(), sar, metav1.CreateOptions{})
+		if err == nil && got.Status.Allowed {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the grant to %s did not take effect within 30 s: %v", user, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

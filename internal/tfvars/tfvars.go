@@ -18,7 +18,9 @@
 // for it nor replaces it, since a person wrote an expression on purpose.
 //
 // All functions are pure: they take the file's bytes and return bytes or
-// values; reading and writing the file is the caller's business. JSON
+// values; reading and writing the file is the caller's business. Every
+// error is an *Error; besides the kinds each function documents, any of
+// them may return KindInternal, which marks a defect in this package. JSON
 // variable files (*.tfvars.json) are not supported.
 package tfvars
 
