@@ -340,12 +340,7 @@ func (c *Client) terraformPlan(ctx context.Context, tf terraform, dir string, st
 			applied = true
 			return
 		}
-		if !insidePlanDir(dir, planFile) {
-			err = &scaling.InvalidPlanError{Reason: "the saved Terraform plan " + planFile + " is not in " + filepath.Join(dir, PlanDir)}
-			return
-		}
-		if _, serr := os.Stat(planFile); serr != nil {
-			err = &scaling.InvalidPlanError{Reason: "the saved Terraform plan " + planFile + " is gone: plan again"}
+		if err = storedPlanFile(dir, planFile); err != nil {
 			return
 		}
 	} else {
@@ -391,9 +386,18 @@ func newPlanID() string {
 	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
 }
 
-func insidePlanDir(dir, file string) bool {
+// storedPlanFile checks a stored plan's saved Terraform plan: one of this
+// directory's PlanDir (a stored plan cannot point Apply at another file),
+// and still there.
+func storedPlanFile(dir, file string) error {
 	rel, err := filepath.Rel(filepath.Join(dir, PlanDir), file)
-	return err == nil && !strings.Contains(rel, string(filepath.Separator)) && rel != ".." && strings.HasSuffix(rel, ".tfplan")
+	if err != nil || strings.Contains(rel, string(filepath.Separator)) || rel == ".." || !strings.HasSuffix(rel, ".tfplan") {
+		return &scaling.InvalidPlanError{Reason: "the saved Terraform plan " + file + " is not in " + filepath.Join(dir, PlanDir)}
+	}
+	if _, err := os.Stat(file); err != nil {
+		return &scaling.InvalidPlanError{Reason: "the saved Terraform plan " + file + " is gone: plan again"}
+	}
+	return nil
 }
 
 func containsAll(have, want []string) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -127,4 +128,59 @@ func BenchmarkTFVarsEditOfALargeFile(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkPlanAddWorkerAgainstTerraformPlan compares what the operator
+// waits for: PlanAddWorker (tfvars edit, declared-variable check, state
+// read, terraform plan -out, show -json, pool read on the real API server)
+// against the runbook's `terraform plan -out` alone on the same directory,
+// in alternating samples; it reports both medians and their ratio.
+func BenchmarkPlanAddWorkerAgainstTerraformPlan(b *testing.B) {
+	env := testenv.Shared()
+	if env == nil {
+		b.Fatal("no real environment")
+	}
+	ctx := context.Background()
+	bin := terraformBinB(b)
+	dir := b.TempDir()
+	src := filepath.Join("testdata", "terraform", "plain")
+	for _, name := range []string{"main.tf", "terraform.tfvars"} {
+		data, _ := os.ReadFile(filepath.Join(src, name))
+		_ = os.WriteFile(filepath.Join(dir, name), data, 0o644)
+	}
+	run := func(args ...string) {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	run("init", "-input=false")
+	run("apply", "-auto-approve", "-input=false")
+	var sdk, cli []time.Duration
+	for i := 0; i < b.N; i++ {
+		// A fresh client each sample, as a one-shot CLI has.
+		t0 := time.Now()
+		sc, err := scaling.NewCluster(env.RESTConfig())
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := nodes.New(sc, nodes.Options{Terraform: bin})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := c.PlanAddWorker(ctx, nodes.AddWorker{Dir: dir, Count: 3, NodeSelector: "scaling.ironflow.dev/pool=none"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sdk = append(sdk, time.Since(t0))
+		_ = os.Remove(p.Steps[len(p.Steps)-1].Object.Name)
+		t0 = time.Now()
+		run("plan", "-input=false", "-lock-timeout=0s", "-var", "worker_count=3", "-out", filepath.Join(dir, "by-hand.tfplan"))
+		cli = append(cli, time.Since(t0))
+	}
+	med := func(d []time.Duration) time.Duration { s := slices.Clone(d); slices.Sort(s); return s[len(s)/2] }
+	b.ReportMetric(float64(med(sdk).Microseconds())/1000, "sdk-median-ms")
+	b.ReportMetric(float64(med(cli).Microseconds())/1000, "terraform-plan-median-ms")
+	b.ReportMetric(float64(med(sdk))/float64(med(cli)), "ratio")
 }

@@ -138,11 +138,8 @@ func (c *Client) planDestroy(ctx context.Context, req Destroy, stored *destroySp
 	spec := &destroySpec{Request: req, Dir: dir}
 	if stored != nil {
 		spec.PlanFile = stored.PlanFile
-		if !insidePlanDir(dir, spec.PlanFile) {
-			return nil, nil, &scaling.InvalidPlanError{Reason: "the saved Terraform plan " + spec.PlanFile + " is not in " + filepath.Join(dir, PlanDir)}
-		}
-		if _, err := os.Stat(spec.PlanFile); err != nil {
-			return nil, nil, &scaling.InvalidPlanError{Reason: "the saved Terraform plan " + spec.PlanFile + " is gone: plan again"}
+		if err := storedPlanFile(dir, spec.PlanFile); err != nil {
+			return nil, nil, err
 		}
 	} else if spec.PlanFile, err = c.makePlan(ctx, tf, dir, nil, true); err != nil {
 		return nil, nil, err

@@ -1,18 +1,15 @@
 package testenv
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -40,18 +37,10 @@ import (
 // under ctx. The script prefers $SCALING_TERRAFORM, then tofu or terraform on
 // PATH.
 func TerraformBinary(ctx context.Context) (string, error) {
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(RepoRoot(), "internal", "testenv", "build", "tofu.sh"))
-	// As in Binaries: a cancelled build must end go install's children too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("finding or building terraform (internal/testenv/build/tofu.sh): %w\n%s", err, lastLines(errb.String(), 30))
+	bin, err := runBuildScript(ctx, "tofu.sh", "finding or building terraform")
+	if err != nil {
+		return "", err
 	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	bin := lines[len(lines)-1]
 	if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
 		return "", fmt.Errorf("internal/testenv/build/tofu.sh printed %q, not an executable", bin)
 	}

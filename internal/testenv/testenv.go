@@ -120,16 +120,23 @@ func ChartPath(name string) string {
 // folder holding it. A cold build takes ~25 min on 2 cores; a cached one
 // returns at once.
 func Binaries(ctx context.Context) (string, error) {
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(RepoRoot(), "internal", "testenv", "build", "build.sh"))
-	// build.sh runs go build as a child: cancelling must reach the whole
-	// group, or an orphaned compiler keeps the pipes (and the lock) open.
+	return runBuildScript(ctx, "build.sh", "building the control plane")
+}
+
+// runBuildScript runs a script of build/ and returns the last line it
+// printed (the path it built or found).
+func runBuildScript(ctx context.Context, script, doing string) (string, error) {
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(RepoRoot(), "internal", "testenv", "build", script))
+	// The scripts run go build or go install as a child: cancelling must
+	// reach the whole group, or an orphaned compiler keeps the pipes (and
+	// the lock) open.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("building the control plane (internal/testenv/build/build.sh): %w\n%s", err, lastLines(errb.String(), 30))
+		return "", fmt.Errorf("%s (internal/testenv/build/%s): %w\n%s", doing, script, err, lastLines(errb.String(), 30))
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	return lines[len(lines)-1], nil
