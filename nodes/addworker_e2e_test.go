@@ -171,6 +171,21 @@ func TestE2EAddAWorkerForPendingPodsThenRebalanceThenDestroy(t *testing.T) {
 	assert.Equal(t, scaling.Block, g.Outcome)
 	assert.Contains(t, g.Reason, "terraform_data.worker[0]")
 
+	// A tfvars edited between plan and apply: a stale plan, nothing
+	// written (not the file, not the state, nothing on the API server).
+	serial := stateSerial(t, run)
+	edited := append(slices.Clone(before), []byte("# reviewed by ops\n")...)
+	require.NoError(t, os.WriteFile(tfvars, edited, 0o644))
+	writes := len(rec.Mutating())
+	_, err = c.Apply(ctx, plan)
+	var stale *scaling.StalePlanError
+	require.ErrorAs(t, err, &stale)
+	now, _ = os.ReadFile(tfvars)
+	assert.Equal(t, edited, now)
+	assert.Equal(t, serial, stateSerial(t, run))
+	assert.Len(t, rec.Mutating(), writes)
+	require.NoError(t, os.WriteFile(tfvars, before, 0o644)) // the reviewer's line taken back: the plan holds again
+
 	// Step 6: stored, applied, verified.
 	data, err := json.Marshal(plan)
 	require.NoError(t, err)
@@ -247,6 +262,17 @@ func covers(rules []rbacv1.PolicyRule, group, resource, verb string) bool {
 		}
 	}
 	return false
+}
+
+// stateSerial is the Terraform state's serial, read with the CLI.
+func stateSerial(t *testing.T, run func(args ...string) string) int64 {
+	t.Helper()
+	out := run("state", "pull")
+	var st struct {
+		Serial int64 `json:"serial"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &st))
+	return st.Serial
 }
 
 func readyNodes(t *testing.T, env *testenv.Env, selector string) int {
