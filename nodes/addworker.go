@@ -323,13 +323,14 @@ func (c *Client) planAddWorker(ctx context.Context, req AddWorker, stored *addSp
 // outcome holds: the tfvars hold its edit and the state every address it
 // creates.
 func (c *Client) terraformPlan(ctx context.Context, tf terraform, dir string, stored *addSpec, edited []byte, destroy bool) (st tfState, p *tfjson.Plan, planFile string, applied bool, err error) {
-	if _, err = initIfNeeded(ctx, tf, dir); err != nil {
-		return
-	}
-	if st, err = readState(ctx, tf); err != nil {
-		return
-	}
-	if stored != nil {
+	if stored == nil {
+		if st, planFile, err = c.stateAndPlan(ctx, tf, dir, edited, destroy); err != nil {
+			return
+		}
+	} else {
+		if err = initialised(ctx, tf, func() error { st, err = readState(ctx, tf); return err }); err != nil {
+			return
+		}
 		planFile = stored.PlanFile
 		_, gone := os.Stat(planFile)
 		// Applied: the tfvars hold the edit and the state what the plan
@@ -341,10 +342,6 @@ func (c *Client) terraformPlan(ctx context.Context, tf terraform, dir string, st
 			return
 		}
 		if err = storedPlanFile(dir, planFile); err != nil {
-			return
-		}
-	} else {
-		if planFile, err = c.makePlan(ctx, tf, dir, edited, destroy); err != nil {
 			return
 		}
 	}

@@ -451,3 +451,27 @@ func TestDestroyBlocksUntilBackupsAreConfirmedAndEmptiesTheState(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, again.Changed)
 }
+
+// A directory never initialised, with a local module Terraform refuses to
+// plan without init: PlanAddWorker initialises it, as terraform plan's own
+// error advises, and plans.
+func TestAddWorkerInitialisesADirectoryThatNeedsIt(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join("testdata", "terraform", "plain")
+	for _, name := range []string{"main.tf", "terraform.tfvars"} {
+		data, err := os.ReadFile(filepath.Join(src, name))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), data, 0o644))
+	}
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "modules", "dns"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "modules", "dns", "main.tf"), []byte("resource \"terraform_data\" \"record\" {}\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "dns.tf"), []byte("module \"dns\" {\n  source = \"./modules/dns\"\n}\n"), 0o644))
+	c, err := nodes.New(&scaling.Cluster{Kube: k8sfake.NewClientset(), Dynamic: dynamicfake.NewSimpleDynamicClient(kruntime.NewScheme())}, nodes.Options{Terraform: terraformBin(t)})
+	require.NoError(t, err)
+	plan, err := c.PlanAddWorker(context.Background(), nodes.AddWorker{Dir: dir, Count: 3})
+	require.NoError(t, err)
+	assert.DirExists(t, filepath.Join(dir, ".terraform", "modules"), "initialised")
+	assert.Contains(t, plan.Diff, "+ module.dns.terraform_data.record will be created")
+	g, _ := plan.Guard(nodes.GuardOtherChanges)
+	assert.Equal(t, scaling.Warn, g.Outcome, "the plan creates more than the worker: %s", g.Reason)
+}

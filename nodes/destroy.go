@@ -117,11 +117,8 @@ func (c *Client) planDestroy(ctx context.Context, req Destroy, stored *destroySp
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := initIfNeeded(ctx, tf, dir); err != nil {
-		return nil, nil, err
-	}
-	state, err := readState(ctx, tf)
-	if err != nil {
+	var state tfState
+	if err := initialised(ctx, tf, func() (err error) { state, err = readState(ctx, tf); return err }); err != nil {
 		return nil, nil, err
 	}
 	ref := tfDirRef(dir)

@@ -186,17 +186,49 @@ func readState(ctx context.Context, tf terraform) (tfState, error) {
 	return st, nil
 }
 
-// initIfNeeded runs terraform init in a directory never initialised (no
-// .terraform folder): a directory someone initialised is left as it is,
-// its providers and modules at the versions they chose.
-func initIfNeeded(ctx context.Context, tf terraform, dir string) (bool, error) {
-	if _, err := os.Stat(filepath.Join(dir, ".terraform")); err == nil {
-		return false, nil
+// needsInit matches Terraform's and OpenTofu's words for a directory that
+// must be initialised first (a new backend, a missing provider or module,
+// a changed lock file).
+var needsInit = regexp.MustCompile(`(?i)initialization required|(terraform|tofu) init|not installed|inconsistent dependency lock file`)
+
+// initialised runs fn and, when Terraform says the directory needs init,
+// runs terraform init once and fn again: an initialised directory (the
+// common case) pays for no init, and one never initialised is initialised
+// as Terraform itself advises. Init never upgrades what someone chose.
+func initialised(ctx context.Context, tf terraform, fn func() error) error {
+	err := fn()
+	if err == nil || !needsInit.MatchString(err.Error()) {
+		return err
 	}
-	if err := tf.Init(ctx); err != nil {
-		return false, classifyTerraformError("init", err)
+	if ierr := tf.Init(ctx); ierr != nil {
+		return classifyTerraformError("init", ierr)
 	}
-	return true, nil
+	return fn()
+}
+
+// stateAndPlan reads the state while Terraform plans: state pull takes
+// no lock, and a state written in between makes the saved plan stale,
+// which Terraform's apply refuses.
+func (c *Client) stateAndPlan(ctx context.Context, tf terraform, dir string, edited []byte, destroy bool) (st tfState, planFile string, err error) {
+	err = initialised(ctx, tf, func() error {
+		var serr error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			st, serr = readState(ctx, tf)
+		}()
+		var perr error
+		planFile, perr = c.makePlan(ctx, tf, dir, edited, destroy)
+		<-done
+		if perr != nil {
+			return perr
+		}
+		if serr != nil {
+			_ = os.Remove(planFile)
+		}
+		return serr
+	})
+	return st, planFile, err
 }
 
 // ResourceChange is one resource instance a Terraform plan changes.
