@@ -5,8 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -162,36 +166,54 @@ func BenchmarkDiagnose2000Pods200NodesRealAPIServer(b *testing.B) {
 	}
 	diagParallel(b, objs)
 
-	rec := &reqcount.Recorder{}
-	cfg := env.RESTConfig()
-	cfg.Wrap(rec.Wrap)
-	sc, err := scaling.NewCluster(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	client, err := nodes.New(sc, nodes.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	// Each sample is what a one-shot CLI pays: a fresh client (discovery
+	// included), then the anchor the runbook uses for the same question,
+	// `kubectl describe nodes` and the pending pods, alternating.
 	req := nodes.Diagnose{Namespace: ns, ServerType: "cpx32", NodeSelector: diagPoolLabel + "=" + pool}
-	if _, err := client.Diagnose(ctx, req); err != nil { // fills the Cluster's discovery cache
-		b.Fatal(err)
+	kubectl := func(args ...string) {
+		cmd := exec.Command(filepath.Join(env.BinDir, "kubectl"), append([]string{"--kubeconfig", env.Kubeconfig}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("kubectl %v: %v\n%s", args, err, out)
+		}
 	}
-	rec.Reset()
+	var sdk, anchor []time.Duration
+	requests := 0
+	var d *nodes.Diagnosis
 	b.ReportAllocs()
 	b.ResetTimer()
-	ops := 0
-	var d *nodes.Diagnosis
-	for b.Loop() {
+	for range b.N {
+		t0 := time.Now()
+		rec := &reqcount.Recorder{}
+		cfg := env.RESTConfig()
+		cfg.Wrap(rec.Wrap)
+		sc, err := scaling.NewCluster(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		client, err := nodes.New(sc, nodes.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
 		if d, err = client.Diagnose(ctx, req); err != nil {
 			b.Fatal(err)
 		}
-		ops++
+		sdk = append(sdk, time.Since(t0))
+		requests += rec.Total()
+		b.StopTimer()
+		t0 = time.Now()
+		kubectl("describe", "nodes")
+		kubectl("get", "pods", "-n", ns, "--field-selector=status.phase=Pending", "-o", "wide")
+		anchor = append(anchor, time.Since(t0))
+		b.StartTimer()
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(rec.Total())/float64(ops), "requests/op")
+	med := func(ds []time.Duration) time.Duration { s := slices.Clone(ds); slices.Sort(s); return s[len(s)/2] }
+	b.ReportMetric(float64(requests)/float64(b.N), "requests/op")
+	b.ReportMetric(float64(med(sdk).Microseconds())/1000, "sdk-median-ms")
+	b.ReportMetric(float64(med(anchor).Microseconds())/1000, "kubectl-median-ms")
+	b.ReportMetric(float64(med(sdk))/float64(med(anchor)), "ratio")
 	if len(d.Pending) != 100 || d.Recommendation.AddNodes != 50 {
-		b.Fatalf("pending %d, add %d:\n%s", len(d.Pending), d.Recommendation.AddNodes, rec.Paths())
+		b.Fatalf("pending %d, add %d", len(d.Pending), d.Recommendation.AddNodes)
 	}
 }
 
