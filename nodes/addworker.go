@@ -172,7 +172,8 @@ type addSpec struct {
 // write then fail, the next terraform plan would remove the new workers.
 // Applying an applied plan is a no-op. Verify watches until the new nodes
 // have registered and are Ready, then until the pods that pended are
-// scheduled.
+// scheduled; its default deadline (DefaultVerifyTimeout, 5 min) allows
+// for a Talos node's bootstrap of about 2 minutes.
 func (c *Client) PlanAddWorker(ctx context.Context, req AddWorker) (*scaling.Plan, error) {
 	plan, _, err := c.planAddWorker(ctx, req, nil)
 	return plan, err
