@@ -167,7 +167,14 @@ func isReplicaCluster(name string, r *apiv1.ReplicaClusterConfiguration) bool {
 
 // pickTarget returns the instance to promote and the target guard: the
 // requested one when it is a ready replica of this cluster, or the best
-// ready replica by received, then replayed, position.
+// ready replica by replayed, then received, position.
+//
+// Replayed first: the target is promoted only once it has replayed what it
+// received, so the most replayed replica is the quickest switchover and the
+// one the lag guard measures. A replica whose replay is stuck (paused, or
+// a long query conflicting) still receives WAL: ranked by received
+// position it could win by the few bytes written between reading one
+// status and the next, and be promoted megabytes behind.
 func pickTarget(req Switchover, st *switchoverState) (string, scaling.GuardResult) {
 	c := st.cluster
 	primary := c.Status.CurrentPrimary
@@ -201,16 +208,16 @@ func pickTarget(req Switchover, st *switchoverState) (string, scaling.GuardResul
 	}
 	sort.Slice(candidates, func(i, j int) bool {
 		a, b := candidates[i], candidates[j]
-		if a.ReceivedLSN != b.ReceivedLSN {
-			return a.ReceivedLSN > b.ReceivedLSN
-		}
 		if a.ReplayLSN != b.ReplayLSN {
 			return a.ReplayLSN > b.ReplayLSN
+		}
+		if a.ReceivedLSN != b.ReceivedLSN {
+			return a.ReceivedLSN > b.ReceivedLSN
 		}
 		return a.Pod < b.Pod
 	})
 	best := candidates[0]
-	return best.Pod, pass(GuardTarget, fmt.Sprintf("%s is the most advanced ready replica (received %s, replayed %s)", best.Pod, best.ReceivedLSN, best.ReplayLSN))
+	return best.Pod, pass(GuardTarget, fmt.Sprintf("%s is the most advanced ready replica (replayed %s, received %s)", best.Pod, best.ReplayLSN, best.ReceivedLSN))
 }
 
 // lagGuard: the target's replay may be behind the primary's write position

@@ -64,11 +64,23 @@ func passes(t *testing.T, d switchoverDecision) {
 func TestSwitchoverPicksTheMostAdvancedReadyReplica(t *testing.T) {
 	d := decideSwitchover(Switchover{Cluster: "pg"}, threeInstances())
 	passes(t, d)
-	assert.Equal(t, "pg-2", d.target, "received 0/5000000 beats 0/4800000")
+	assert.Equal(t, "pg-2", d.target, "replayed 0/4FFF000 beats 0/3FFFFFF")
 
 	st := threeInstances()
 	st.status["pg-3"].ReceivedLSN, st.status["pg-3"].ReplayLSN = 0x5000000, 0x4FFF800
-	assert.Equal(t, "pg-3", decideSwitchover(Switchover{Cluster: "pg"}, st).target, "received ties: the higher replay wins")
+	assert.Equal(t, "pg-3", decideSwitchover(Switchover{Cluster: "pg"}, st).target, "the higher replay wins")
+
+	// A replica whose replay is paused keeps receiving: it may have
+	// received a few bytes more (its status read a moment later), and
+	// still be megabytes behind in replay. Seen on real PostgreSQL.
+	st = threeInstances()
+	st.status["pg-2"].ReceivedLSN, st.status["pg-2"].ReplayLSN = 0x5000100, 0x4DD0000
+	st.status["pg-3"].ReceivedLSN, st.status["pg-3"].ReplayLSN = 0x5000000, 0x5000000
+	assert.Equal(t, "pg-3", decideSwitchover(Switchover{Cluster: "pg"}, st).target, "the replica that replayed most, not the one that received most")
+
+	st = threeInstances()
+	st.status["pg-3"].ReceivedLSN, st.status["pg-3"].ReplayLSN = 0x5000100, 0x4FFF000
+	assert.Equal(t, "pg-3", decideSwitchover(Switchover{Cluster: "pg"}, st).target, "replay ties: the higher receive wins")
 
 	st = threeInstances()
 	st.pods["pg-2"].Status.Conditions[0].Status = corev1.ConditionFalse
