@@ -236,7 +236,12 @@ func (c *Client) planAutoscale(ctx context.Context, a Autoscale) (*scaling.Plan,
 	if err != nil {
 		return nil, nil, err
 	}
-	plan.Guards = append(plan.Guards, requestsGuard(expected, tmpl.Spec), resetGuard(hp, ref, live.Replicas, a.MinReplicas), blast(hp, nil))
+	plan.Guards = append(plan.Guards, requestsGuard(expected, tmpl.Spec), resetGuard(hp, ref, live.Replicas, a.MinReplicas))
+	// The HPA may run up to MaxReplicas: that is the count whose state
+	// must be shared, whatever it runs now (from 0: any maximum above one
+	// is judged).
+	plan.Guards = append(plan.Guards, scaleOutGuards(c.opts.ScaleOut, scaleOut{ref: ref, replicas: a.MaxReplicas, what: "HPA maxReplicas"}, tmpl, hp.After)...)
+	plan.Guards = append(plan.Guards, blast(hp, nil))
 	plan.Steps = valueSteps(plan.Target, sets, hp.Current, hp.Rendered.Computed, c.red)
 	if s, ok := helmplan.ChartStep(plan.Target, hp); ok {
 		plan.Steps = append(plan.Steps, s)

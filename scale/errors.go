@@ -38,6 +38,9 @@ var (
 	ErrValuePath        = errors.New("scale: the value path drives no workload")
 	ErrData             = errors.New("scale: a template move would drop NATS servers or PostgreSQL instances")
 	ErrPDB              = errors.New("scale: a PodDisruptionBudget allows no disruption")
+	// ErrStatePerInstance: a scale-out of an app that keeps state per
+	// instance (local storage, a ReadWriteOnce volume, an embedded database).
+	ErrStatePerInstance = errors.New("scale: more than one replica of an app that keeps state per instance")
 	// ErrCapacity is scaling.ErrCapacity: the capacity guard is shared.
 	ErrCapacity = scaling.ErrCapacity
 )
@@ -53,6 +56,7 @@ var guardKinds = opkit.Kinds{
 	GuardNATSData:         func() error { return &DataError{} },
 	GuardPostgresData:     func() error { return &DataError{} },
 	GuardPDB:              func() error { return &PDBError{} },
+	GuardScaleOutState:    func() error { return &StatePerInstanceError{} },
 	GuardCapacity:         func() error { return &scaling.CapacityError{} },
 	GuardBlastRadius:      func() error { return &scaling.BlastRadiusError{} },
 }
@@ -194,3 +198,34 @@ func (e *PDBError) Error() string {
 
 // Is reports ErrPDB.
 func (e *PDBError) Is(target error) bool { return target == ErrPDB }
+
+// ClaimAccess is a PersistentVolumeClaim the pods mount and its access
+// modes.
+type ClaimAccess struct {
+	Claim       string   `json:"claim"`
+	AccessModes []string `json:"accessModes"`
+}
+
+// StatePerInstanceError: more than one replica of an app that keeps state
+// in each instance, which the other replicas never see (the Fluxbase guide:
+// to scale horizontally, all state must be externalized). Reasons says each
+// in words; Storage, Claims and EmbeddedDB are the same findings as data.
+type StatePerInstanceError struct {
+	Workload scaling.ObjectRef `json:"workload"`
+	// Replicas is the planned count (an HPA's maxReplicas for Autoscale).
+	Replicas int32    `json:"replicas"`
+	Reasons  []string `json:"reasons"`
+	// Storage is the local storage provider's value ("local"), if set.
+	Storage string `json:"storage,omitempty"`
+	// Claims are the ReadWriteOnce(Pod) claims the pods mount.
+	Claims []ClaimAccess `json:"claims,omitempty"`
+	// EmbeddedDB: the embedded database is on and no external one is set.
+	EmbeddedDB bool `json:"embeddedDB,omitempty"`
+}
+
+func (e *StatePerInstanceError) Error() string {
+	return fmt.Sprintf("scale: %d replicas of %s keep state per instance: %s", e.Replicas, e.Workload, strings.Join(e.Reasons, "; "))
+}
+
+// Is reports ErrStatePerInstance.
+func (e *StatePerInstanceError) Is(target error) bool { return target == ErrStatePerInstance }

@@ -56,6 +56,8 @@ func ExampleClient_PlanReplicas() {
 	// [pass] quota
 	// [warn] capacity
 	// [pass] connection-budget
+	// [pass] scale-out-state
+	// [pass] sticky-sessions
 	// [pass] blast-radius
 	// changed: true <nil>
 	// applied again, changed: false <nil>

@@ -149,6 +149,10 @@ func (c *Client) planReplicas(ctx context.Context, r Replicas) (*scaling.Plan, *
 	var ref scaling.ObjectRef
 	if st.ref != nil {
 		ref = *st.ref
+		// Part of the plan, so Apply, which plans again from the request,
+		// judges the scale-out on what the chart renders then.
+		plan.Guards = append(plan.Guards, scaleOutGuards(c.opts.ScaleOut,
+			scaleOut{ref: ref, replicas: r.Replicas, from: st.live.Replicas, what: "replicas"}, st.tmpl, st.hp.After)...)
 	}
 	return c.finishReplicasPlan(plan, r, st.hp, ref)
 }

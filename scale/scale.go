@@ -56,6 +56,10 @@ type Options struct {
 	// keys scaling.DefaultSensitiveKeys matches and every Secret's data.
 	// No plan, diff, step or event carries a redacted value.
 	Redaction scaling.Redaction
+	// ScaleOut says which settings of the app mean state per instance or
+	// realtime clients, for the scale-out guards of Replicas and Autoscale
+	// (scaleout.go); the zero value is the Fluxbase guide's settings.
+	ScaleOut ScaleOutRules
 }
 
 // Client runs the scale operations against one cluster. It is safe for
@@ -81,6 +85,11 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 	if opts.VerifyTimeout == 0 {
 		opts.VerifyTimeout = DefaultVerifyTimeout
 	}
+	scaleOut, err := opts.ScaleOut.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	opts.ScaleOut = scaleOut
 	red, err := opkit.WriteOptions(opts.Chart, opts.TrustedCharts, opts.Redaction)
 	if err != nil {
 		return nil, err

@@ -1303,3 +1303,79 @@ func TestAuthSecret(t *testing.T) {
 	assert.Nil(t, own.get("Secret", releaseName+"-auth"), "the user's Secret is not rendered over")
 	assert.Contains(t, containerEnv(t, own.must(t, "Deployment", releaseName)), "JWT_SECRET")
 }
+
+// TestScaleOutPrerequisiteValues: the values scale's scale-out guards read
+// (the Fluxbase guide's horizontal-scaling prerequisites). The defaults are
+// ready for more than one replica: S3 storage, no PersistentVolumeClaim, no
+// embedded database, no realtime, no session affinity.
+func TestScaleOutPrerequisiteValues(t *testing.T) {
+	t.Run("defaults", func(t *testing.T) {
+		r := render(t, "")
+		dep := r.must(t, "Deployment", releaseName)
+		env := containerEnv(t, dep)
+		assert.Equal(t, "s3", env["FLUXBASE_STORAGE_PROVIDER"])
+		assert.Equal(t, "ironflow", env["FLUXBASE_STORAGE_S3_BUCKET"])
+		assert.Equal(t, "false", env["FLUXBASE_REALTIME_ENABLED"])
+		assert.NotContains(t, env, "FLUXBASE_STORAGE_LOCAL_PATH")
+		assert.NotContains(t, env, "DATABASE_URL")
+		assert.NotContains(t, env, "FLUXBASE_DATABASE_EMBEDDED")
+		assert.Empty(t, r.ofKind("PersistentVolumeClaim"))
+		assert.False(t, hasField(dep, "spec", "template", "spec", "volumes"))
+		assert.False(t, hasField(r.must(t, "Service", releaseName), "spec", "sessionAffinity"))
+	})
+
+	t.Run("values-local-storage.yaml", func(t *testing.T) {
+		r := render(t, "values-local-storage.yaml")
+		dep := r.must(t, "Deployment", releaseName)
+		env := containerEnv(t, dep)
+		assert.Equal(t, "local", env["FLUXBASE_STORAGE_PROVIDER"])
+		assert.Equal(t, "/var/lib/fluxbase/storage", env["FLUXBASE_STORAGE_LOCAL_PATH"])
+		assert.Equal(t, "true", env["FLUXBASE_DATABASE_EMBEDDED"])
+		assert.NotContains(t, env, "FLUXBASE_STORAGE_S3_BUCKET")
+		pvc := r.must(t, "PersistentVolumeClaim", releaseName+"-storage")
+		modes, _, _ := unstructured.NestedStringSlice(pvc.Object, "spec", "accessModes")
+		assert.Equal(t, []string{"ReadWriteOnce"}, modes)
+		assert.Equal(t, "1Gi", nestedString(t, pvc, "spec", "resources", "requests", "storage"))
+		assert.False(t, hasField(pvc, "spec", "storageClassName"), "the cluster's default class")
+		vols, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "volumes")
+		require.Len(t, vols, 1)
+		assert.Equal(t, releaseName+"-storage", mustNested(t, vols[0].(map[string]interface{}), "persistentVolumeClaim", "claimName"))
+		mounts, _, _ := unstructured.NestedSlice(firstContainer(t, dep), "volumeMounts")
+		require.Len(t, mounts, 1)
+		assert.Equal(t, map[string]interface{}{"name": "storage", "mountPath": "/var/lib/fluxbase/storage"}, mounts[0])
+		assert.EqualValues(t, 1, nestedInt(t, dep, "spec", "replicas"))
+	})
+
+	t.Run("s3, external database, realtime and sticky sessions", func(t *testing.T) {
+		r := renderValues(t, map[string]interface{}{
+			"storage":  map[string]interface{}{"provider": "s3", "s3": map[string]interface{}{"bucket": "uploads", "endpoint": "http://minio:9000", "region": "eu-west-1"}},
+			"database": map[string]interface{}{"url": "postgres://ironflow@db:5432/ironflow"},
+			"realtime": map[string]interface{}{"enabled": true},
+			"service":  map[string]interface{}{"sessionAffinity": "ClientIP", "sessionAffinityTimeoutSeconds": 3600},
+		})
+		env := containerEnv(t, r.must(t, "Deployment", releaseName))
+		assert.Equal(t, "uploads", env["FLUXBASE_STORAGE_S3_BUCKET"])
+		assert.Equal(t, "http://minio:9000", env["FLUXBASE_STORAGE_S3_ENDPOINT"])
+		assert.Equal(t, "eu-west-1", env["FLUXBASE_STORAGE_S3_REGION"])
+		assert.Equal(t, "postgres://ironflow@db:5432/ironflow", env["DATABASE_URL"])
+		assert.Equal(t, "true", env["FLUXBASE_REALTIME_ENABLED"])
+		svc := r.must(t, "Service", releaseName)
+		assert.Equal(t, "ClientIP", nestedString(t, svc, "spec", "sessionAffinity"))
+		assert.EqualValues(t, 3600, nestedInt(t, svc, "spec", "sessionAffinityConfig", "clientIP", "timeoutSeconds"))
+	})
+
+	t.Run("ClientIP without timeout keeps the default", func(t *testing.T) {
+		r := renderValues(t, map[string]interface{}{"service": map[string]interface{}{"sessionAffinity": "ClientIP"}})
+		svc := r.must(t, "Service", releaseName)
+		assert.Equal(t, "ClientIP", nestedString(t, svc, "spec", "sessionAffinity"))
+		assert.False(t, hasField(svc, "spec", "sessionAffinityConfig"))
+	})
+
+	t.Run("a ReadWriteMany local volume", func(t *testing.T) {
+		r := renderValues(t, map[string]interface{}{"storage": map[string]interface{}{"provider": "local", "local": map[string]interface{}{"accessMode": "ReadWriteMany", "storageClassName": "nfs"}}})
+		pvc := r.must(t, "PersistentVolumeClaim", releaseName+"-storage")
+		modes, _, _ := unstructured.NestedStringSlice(pvc.Object, "spec", "accessModes")
+		assert.Equal(t, []string{"ReadWriteMany"}, modes)
+		assert.Equal(t, "nfs", nestedString(t, pvc, "spec", "storageClassName"))
+	})
+}
