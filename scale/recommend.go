@@ -20,6 +20,7 @@ import (
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/manifest"
+	podstate "github.com/ironflow/scaling/internal/pods"
 	"github.com/ironflow/scaling/internal/values"
 	"github.com/ironflow/scaling/postgres"
 )
@@ -331,17 +332,8 @@ func recHPA(h *autoscalingv2.HorizontalPodAutoscaler) *HPAReading {
 	return r
 }
 
-func recReady(p *corev1.Pod) bool {
-	if p.DeletionTimestamp != nil {
-		return false
-	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
+// recReady: Ready and not terminating.
+func recReady(p *corev1.Pod) bool { return p.DeletionTimestamp == nil && podstate.Ready(p) }
 
 // recPodUsage lists the namespace's PodMetrics when the metrics API is
 // served (the same probe as nodes.Diagnose: a scaling.Cluster's cached
