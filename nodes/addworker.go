@@ -246,15 +246,13 @@ func (c *Client) planAddWorker(ctx context.Context, req AddWorker, stored *addSp
 	}
 	spec.PlanFile = planFile
 	spec.Terraform = summarise(tfPlan)
-	checks := []struct {
+	type planned struct {
 		name string
 		want cty.Value
-	}{{req.CountVariable, cty.NumberIntVal(int64(req.Count))}}
+	}
+	checks := []planned{{req.CountVariable, cty.NumberIntVal(int64(req.Count))}}
 	if req.Type != "" {
-		checks = append(checks, struct {
-			name string
-			want cty.Value
-		}{req.TypeVariable, cty.StringVal(req.Type)})
+		checks = append(checks, planned{req.TypeVariable, cty.StringVal(req.Type)})
 	}
 	for _, ch := range checks {
 		got, ok := checkPlannedValue(tfPlan, ch.name, ch.want)

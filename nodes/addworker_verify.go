@@ -93,26 +93,30 @@ func readyObserved(fresh, notReady []string) string {
 }
 
 func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
+	c, ok := readyCondition(n)
+	return ok && c.Status == corev1.ConditionTrue
 }
 
 // readyReason says why a node is not Ready: a node that registered but
 // has not reported (a Talos node still bootstrapping) has no condition.
 func readyReason(n *corev1.Node) string {
+	c, ok := readyCondition(n)
+	switch {
+	case !ok:
+		return "no Ready condition yet"
+	case c.Reason != "":
+		return string(c.Status) + ": " + c.Reason
+	}
+	return string(c.Status)
+}
+
+func readyCondition(n *corev1.Node) (corev1.NodeCondition, bool) {
 	for _, c := range n.Status.Conditions {
 		if c.Type == corev1.NodeReady {
-			if c.Reason != "" {
-				return string(c.Status) + ": " + c.Reason
-			}
-			return string(c.Status)
+			return c, true
 		}
 	}
-	return "no Ready condition yet"
+	return corev1.NodeCondition{}, false
 }
 
 // schedulingMessage is the scheduler's word on a pending pod.

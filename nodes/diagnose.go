@@ -545,7 +545,7 @@ func (st *diagState) diagnose() *Diagnosis {
 		if len(alloc) == 0 {
 			alloc = n.Status.Capacity
 		}
-		u := NodeUsage{Name: n.Name, InstanceType: diagInstanceType(n), Ready: diagReady(n), Unschedulable: n.Spec.Unschedulable,
+		u := NodeUsage{Name: n.Name, InstanceType: diagInstanceType(n), Ready: nodeReady(n), Unschedulable: n.Spec.Unschedulable,
 			Pool: pool[n.Name], Allocatable: alloc.DeepCopy(), Requested: requested[n.Name]}
 		if u.Requested == nil {
 			u.Requested = corev1.ResourceList{corev1.ResourceCPU: resource.Quantity{}, corev1.ResourceMemory: resource.Quantity{}, corev1.ResourcePods: resource.Quantity{}}
@@ -568,7 +568,7 @@ func (st *diagState) diagnose() *Diagnosis {
 	var pendingPods []*corev1.Pod
 	for i := range st.pods {
 		p := &st.pods[i]
-		if !diagIsPending(p) || (st.req.Namespace != "" && p.Namespace != st.req.Namespace) || !st.req.pods.Matches(labels.Set(p.Labels)) {
+		if !unscheduled(p) || (st.req.Namespace != "" && p.Namespace != st.req.Namespace) || !st.req.pods.Matches(labels.Set(p.Labels)) {
 			continue
 		}
 		pendingPods = append(pendingPods, p)
@@ -589,19 +589,6 @@ func (st *diagState) diagnose() *Diagnosis {
 		d.Recommendation = st.recommend(d.Pending, sortedPods, pool)
 	}
 	return d
-}
-
-func diagIsPending(p *corev1.Pod) bool {
-	return p.Status.Phase == corev1.PodPending && p.Spec.NodeName == "" && p.DeletionTimestamp == nil
-}
-
-func diagReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func diagInstanceType(n *corev1.Node) string {
