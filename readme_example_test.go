@@ -16,6 +16,7 @@ import (
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/nats"
+	"github.com/ironflow/scaling/nodes"
 	"github.com/ironflow/scaling/scale"
 )
 
@@ -71,6 +72,41 @@ func Example_nats() {
 		_, err = client.Apply(ctx, plan)
 		var over *nats.StreamReplicasError // errors.As on a blocked plan: the streams and numbers
 		errors.As(err, &over)
+		return err
+	}
+	_ = run
+}
+
+// The README's "Nodes: add a worker".
+func Example_addWorker() {
+	run := func(ctx context.Context, cluster *scaling.Cluster, token string) error {
+		client, err := nodes.New(cluster, nodes.Options{TerraformEnv: map[string]string{"HCLOUD_TOKEN": token}})
+		pool := "node.kubernetes.io/instance-type=cpx32"
+
+		// steps 1-2: why pods pend, how many more cpx32 workers let them schedule
+		d, err := client.Diagnose(ctx, nodes.Diagnose{Namespace: "prod", ServerType: "cpx32", NodeSelector: pool})
+		fmt.Print(d) // pending pods and the scheduler's reasons, each node's requests, the arithmetic
+		workers := 0
+		for _, n := range d.Nodes {
+			if n.Pool {
+				workers++
+			}
+		}
+
+		// steps 3-6: worker_count in terraform.tfvars, terraform plan -out, apply, the nodes join
+		plan, err := client.PlanAddWorker(ctx, nodes.AddWorker{Dir: "deploy/terraform/hetzner", Count: workers + d.Recommendation.AddNodes,
+			Note: true, NodeSelector: pool, PendingNamespace: "prod"})
+		fmt.Print(plan)                    // the tfvars diff, the Terraform changes by address, the guards
+		_, err = client.Apply(ctx, plan)   // writes the tfvars, then applies exactly the saved Terraform plan
+		v, err := client.Verify(ctx, plan) // the new nodes Ready, the pods that pended scheduled
+		fmt.Print(v)
+
+		// the rebalance
+		sc, err := scale.New(cluster, scale.Options{})
+		restart, err := sc.PlanRolloutRestart(ctx, scale.RolloutRestart{Workload: scaling.ObjectRef{Kind: "Deployment", Namespace: "prod", Name: "ironflow"}})
+		_, err = sc.Apply(ctx, restart)
+		spread, err := sc.Verify(ctx, restart) // PDB-aware; the spread check: pods per node before and after
+		fmt.Print(spread)
 		return err
 	}
 	_ = run

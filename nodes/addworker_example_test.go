@@ -8,11 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"testing"
 
-	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -22,7 +19,6 @@ import (
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/testenv"
 	"github.com/ironflow/scaling/nodes"
-	"github.com/ironflow/scaling/scale"
 )
 
 // exampleTerraform copies nodes/testdata/terraform/plain into a temporary
@@ -179,73 +175,4 @@ func ExampleClient_PlanDestroy() {
 	// apply refused, nothing destroyed: true
 	// guard backups pass - backups confirmed: shop/pg: barmanObjectStore, last successful backup 2026-12-01T03:00:00Z
 	// verify: Succeeded
-}
-
-// The README's "Nodes: add a worker", compiled (an Example without an
-// Output comment is compiled, not run: it needs a real cluster and cloud).
-// TestREADMENodesCodeIsCompiled keeps the README's `go nodes` block and
-// this body the same.
-func Example_addWorker() {
-	run := func(ctx context.Context, cluster *scaling.Cluster, token string) error {
-		client, err := nodes.New(cluster, nodes.Options{TerraformEnv: map[string]string{"HCLOUD_TOKEN": token}})
-		pool := "node.kubernetes.io/instance-type=cpx32"
-
-		// steps 1-2: why pods pend, how many more cpx32 workers let them schedule
-		d, err := client.Diagnose(ctx, nodes.Diagnose{Namespace: "prod", ServerType: "cpx32", NodeSelector: pool})
-		fmt.Print(d) // pending pods and the scheduler's reasons, each node's requests, the arithmetic
-		workers := 0
-		for _, n := range d.Nodes {
-			if n.Pool {
-				workers++
-			}
-		}
-
-		// steps 3-6: worker_count in terraform.tfvars, terraform plan -out, apply, the nodes join
-		plan, err := client.PlanAddWorker(ctx, nodes.AddWorker{Dir: "deploy/terraform/hetzner", Count: workers + d.Recommendation.AddNodes,
-			Note: true, NodeSelector: pool, PendingNamespace: "prod"})
-		fmt.Print(plan)                    // the tfvars diff, the Terraform changes by address, the guards
-		_, err = client.Apply(ctx, plan)   // writes the tfvars, then applies exactly the saved Terraform plan
-		v, err := client.Verify(ctx, plan) // the new nodes Ready, the pods that pended scheduled
-		fmt.Print(v)
-
-		// the rebalance
-		sc, err := scale.New(cluster, scale.Options{})
-		restart, err := sc.PlanRolloutRestart(ctx, scale.RolloutRestart{Workload: scaling.ObjectRef{Kind: "Deployment", Namespace: "prod", Name: "ironflow"}})
-		_, err = sc.Apply(ctx, restart)
-		spread, err := sc.Verify(ctx, restart) // PDB-aware; the spread check: pods per node before and after
-		fmt.Print(spread)
-		return err
-	}
-	_ = run
-}
-
-// TestREADMENodesCodeIsCompiled: every line of the README's `go nodes`
-// block stands, in order, in this file, as the root package's
-// TestREADMECodeIsCompiled does for its `go` blocks (which the info
-// string "go nodes" keeps out of its pattern).
-func TestREADMENodesCodeIsCompiled(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
-	require.NoError(t, err)
-	self, err := os.ReadFile("addworker_example_test.go")
-	require.NoError(t, err)
-	norm := func(l string) string { return strings.Join(strings.Fields(l), " ") }
-	var compiled []string
-	for _, l := range strings.Split(string(self), "\n") {
-		compiled = append(compiled, norm(l))
-	}
-	blocks := regexp.MustCompile("(?s)```go nodes\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
-	require.Len(t, blocks, 1, "the README shows the node operations' code in one `go nodes` block")
-	at := 0
-	for _, line := range strings.Split(strings.TrimSpace(blocks[0][1]), "\n") {
-		line = norm(line)
-		if line == "" {
-			continue
-		}
-		i := at
-		for i < len(compiled) && compiled[i] != line {
-			i++
-		}
-		require.Less(t, i, len(compiled), "README line not in Example_addWorker (or out of order): %q", line)
-		at = i + 1
-	}
 }
