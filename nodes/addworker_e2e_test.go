@@ -277,16 +277,8 @@ func stateSerial(t *testing.T, run func(args ...string) string) int64 {
 
 func readyNodes(t *testing.T, env *testenv.Env, selector string) int {
 	t.Helper()
-	list, err := env.Client.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{LabelSelector: selector})
+	n, err := env.ReadyNodes(context.Background(), selector)
 	require.NoError(t, err)
-	n := 0
-	for _, node := range list.Items {
-		for _, c := range node.Status.Conditions {
-			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-				n++
-			}
-		}
-	}
 	return n
 }
 

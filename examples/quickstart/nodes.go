@@ -72,7 +72,7 @@ func runNodes(ctx context.Context, env *testenv.Env, cluster *scaling.Cluster, n
 			fmt.Println("destroy:", err)
 		}
 	}()
-	if err := waitFor(ctx, func() bool { return countReady(ctx, cluster, pool) == 2 }); err != nil {
+	if err := waitFor(ctx, func() bool { n, err := env.ReadyNodes(ctx, pool); return err == nil && n == 2 }); err != nil {
 		return fmt.Errorf("the 2 workers did not boot: %w", err)
 	}
 
@@ -112,20 +112,4 @@ func runNodes(ctx context.Context, env *testenv.Env, cluster *scaling.Cluster, n
 	return planApplyVerify(ctx, sc, func() (*scaling.Plan, error) {
 		return sc.PlanRolloutRestart(ctx, scale.RolloutRestart{Workload: scaling.ObjectRef{Kind: "Deployment", Namespace: namespace, Name: "batch"}})
 	})
-}
-
-func countReady(ctx context.Context, cluster *scaling.Cluster, selector string) int {
-	list, err := cluster.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: selector})
-	if err != nil {
-		return 0
-	}
-	n := 0
-	for _, node := range list.Items {
-		for _, c := range node.Status.Conditions {
-			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-				n++
-			}
-		}
-	}
-	return n
 }

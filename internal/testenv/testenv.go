@@ -533,16 +533,33 @@ func (e *Env) createNode(ctx context.Context, n NodeSpec) error {
 func (e *Env) waitNodeReady(ctx context.Context, name string) error {
 	return waitFor(ctx, nil, "node "+name+" Ready", func() bool {
 		got, err := e.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false
-		}
-		for _, c := range got.Status.Conditions {
-			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-				return true
-			}
-		}
-		return false
+		return err == nil && nodeReady(got)
 	})
+}
+
+// ReadyNodes counts the nodes the label selector picks whose Ready
+// condition is true.
+func (e *Env) ReadyNodes(ctx context.Context, selector string) (int, error) {
+	list, err := e.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range list.Items {
+		if nodeReady(&list.Items[i]) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // Namespace creates a namespace unique to the test (named after it, for
