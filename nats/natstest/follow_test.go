@@ -286,7 +286,11 @@ func TestFollowRollsTheServersOnATemplateChange(t *testing.T) {
 	// The servers started before Follow with natstest's defaults; Follow
 	// brought them to the ConfigMap: max_file_store grows in place, but the
 	// chart's max_memory_store 0 is lower than the running 256MiB, which
-	// nats-server does not reload, so each server restarted.
+	// nats-server does not reload, so each server restarted. The meta
+	// group is whole again the moment Follow returns: a JetStream request
+	// sent while it elected would get no answer (CI: a stream created
+	// right after Follow waited out its 30 s).
+	assert.True(t, c.ready(), "Follow's first pass returns with a meta leader every server is current with")
 	for _, name := range c.ServerNames() {
 		js := monitorJSZ(t, c, name)
 		assert.Equal(t, int64(10<<30), js.Config.MaxStore, name)

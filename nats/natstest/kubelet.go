@@ -109,7 +109,8 @@ const (
 //     its steps at worst, when it is the server being restarted).
 //
 // Follow returns once that first pass is done, so the servers already run
-// the ConfigMap's settings. The returned stop ends following and returns
+// the ConfigMap's settings and, where it restarted any, the meta group has
+// a leader again that every server is current with (as after Start). The returned stop ends following and returns
 // what went wrong meanwhile (each distinct error once); call it before
 // Shutdown, and before following another StatefulSet (a cluster follows one
 // at a time). kube is any kubernetes.Interface: a real API server's client,
@@ -405,6 +406,7 @@ func (f *follower) sync() {
 		f.fail(err)
 		return
 	}
+	restarted := false
 	for _, i := range f.running() {
 		want, err := f.settingsFrom(sts, text, exists, i)
 		if err != nil {
@@ -424,7 +426,22 @@ func (f *follower) sync() {
 				f.fail(fmt.Errorf("natstest: restarting %s on its configuration: %w", f.c.Name(i), err))
 				return
 			}
+			restarted = true
 		}
+	}
+	if !restarted {
+		return
+	}
+	// Pods that started with this nats.conf would have formed the cluster
+	// once; the restarts here took the meta leader down on the way, and a
+	// JetStream API request sent before the group elects again gets no
+	// answer at all (the caller waits out its deadline: seen in CI, a
+	// stream created right after Follow). So the first pass ends, as
+	// Start does, when the group has a leader every server is current with.
+	ctx, cancel := context.WithTimeout(f.ctx, rolloutTimeout)
+	defer cancel()
+	if err := f.c.WaitReady(ctx); err != nil {
+		f.fail(fmt.Errorf("natstest: the cluster after restarting its servers on their configuration: %w", err))
 	}
 }
 
