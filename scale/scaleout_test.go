@@ -247,3 +247,36 @@ func TestScaleOutReadWriteManyVolumeIsShared(t *testing.T) {
 	require.ErrorAs(t, g.Cause, &cause)
 	assert.Empty(t, cause.Claims, "the ReadWriteMany claim is not a finding")
 }
+
+func TestTemplateMoveScaleOutPrerequisites(t *testing.T) {
+	// A small release keeping its files on local storage: the medium
+	// template's three replicas would each see their own uploads, and the
+	// large template's HPA would run up to its maximum of them.
+	e := newFakeEnv(t, map[string]any{"storage": map[string]any{"provider": "local"}})
+	ctx := context.Background()
+	for _, to := range []scale.Preset{scale.Medium, scale.Large} {
+		plan, err := e.client.PlanTemplate(ctx, scale.Template{Namespace: ns, Release: release, To: to})
+		require.NoError(t, err, to.Name)
+		g := guardByName(t, plan, scale.GuardScaleOutState)
+		require.Equal(t, scaling.Block, g.Outcome, "%s: %s", to.Name, plan.String())
+		assert.Contains(t, g.Reason, "(FLUXBASE_STORAGE_PROVIDER=local)", to.Name)
+		var cause *scale.StatePerInstanceError
+		require.ErrorAs(t, g.Cause, &cause, to.Name)
+		_, err = e.client.Apply(ctx, plan)
+		require.ErrorIs(t, err, scale.ErrStatePerInstance, to.Name)
+		assert.Equal(t, 1, e.last(t).Revision, to.Name)
+		assert.Empty(t, e.mutatingActions(), to.Name)
+	}
+	large, err := e.client.PlanTemplate(ctx, scale.Template{Namespace: ns, Release: release, To: scale.Large})
+	require.NoError(t, err)
+	assert.Contains(t, guardByName(t, large, scale.GuardScaleOutState).Reason, "HPA maxReplicas")
+
+	// Back to the small template: one instance, nothing to judge.
+	s3 := newFakeEnv(t, map[string]any{"storage": map[string]any{"provider": "s3"}})
+	plan, err := s3.client.PlanTemplate(ctx, scale.Template{Namespace: ns, Release: release, To: scale.Medium})
+	require.NoError(t, err)
+	assert.Equal(t, scaling.Pass, guardByName(t, plan, scale.GuardScaleOutState).Outcome, plan.String())
+	small, err := e.client.PlanTemplate(ctx, scale.Template{Namespace: ns, Release: release, To: scale.Small})
+	require.NoError(t, err)
+	assert.Equal(t, scaling.Pass, guardByName(t, small, scale.GuardScaleOutState).Outcome, small.String())
+}

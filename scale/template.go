@@ -188,6 +188,7 @@ func (c *Client) planTemplate(ctx context.Context, t Template) (*scaling.Plan, *
 		plan.Steps = append(plan.Steps, s)
 	}
 	spec := templateSpec{Request: t, Revision: rel.Revision, Values: hp.Values}
+	var out scaleOut
 	if a := t.To.Autoscaling; a != nil {
 		expected, ref, ok := renderedHPA(hp.After)
 		if !ok {
@@ -195,6 +196,7 @@ func (c *Client) planTemplate(ctx context.Context, t Template) (*scaling.Plan, *
 		}
 		spec.Autoscale = &autoscaleSpec{Request: Autoscale{Namespace: t.Namespace, Release: t.Release, MinReplicas: a.MinReplicas, MaxReplicas: a.MaxReplicas},
 			HPA: expected.Name, Workload: ref, Expected: expected.Spec}
+		out = scaleOut{ref: ref, replicas: a.MaxReplicas, what: "HPA maxReplicas"}
 	} else {
 		r := Replicas{Namespace: t.Namespace, Release: t.Release, Replicas: t.To.Replicas, ValuePath: DefaultReplicasPath}
 		ref, err := c.drivenWorkload(ctx, r, hp)
@@ -212,8 +214,21 @@ func (c *Client) planTemplate(ctx context.Context, t Template) (*scaling.Plan, *
 				return nil, nil, err
 			}
 			plan.Fingerprint[live.fingerprintKey()] = strconv.FormatInt(live.Generation, 10)
+			out.from = live.Replicas
 		}
 		spec.Replicas = &replicasSpec{Request: r, Revision: rel.Revision, Values: hp.Values, Workload: *ref}
+		out.ref, out.replicas, out.what = *ref, t.To.Replicas, "replicas"
+	}
+	// A template move that scales out (medium's 3 replicas, large's HPA)
+	// meets the same prerequisites as Replicas and Autoscale, judged on
+	// what the template renders: the preset may itself switch storage or
+	// the database.
+	if w, ok := workloadObject(hp.After, out.ref); ok {
+		tmpl, _, err := podTemplate(w)
+		if err != nil {
+			return nil, nil, fmt.Errorf("decoding the rendered %s: %w", out.ref, err)
+		}
+		plan.Guards = append(plan.Guards, scaleOutGuards(c.opts.ScaleOut, out, tmpl, hp.After)...)
 	}
 	if !hp.Changed() {
 		plan.NoOp, plan.Steps = true, nil
