@@ -568,69 +568,53 @@ func TestLarge(t *testing.T) {
 }
 
 func TestMultiTenant(t *testing.T) {
-	r := render(t, "values-multi-tenant.yaml")
-
-	var nsNames []string
-	for _, ns := range r.ofKind("Namespace") {
-		assert.Equal(t, "v1", ns.GetAPIVersion())
-		nsNames = append(nsNames, ns.GetName())
-	}
-	assert.ElementsMatch(t, []string{"tenant-acme", "tenant-globex", "tenant-initech"}, nsNames)
-
-	// Expected limits, straight from values-multi-tenant.yaml.
+	// One release per tenant (`helm install acme ... -n tenant-acme -f
+	// values-multi-tenant.yaml --set ingress.host=...`): the profile is the
+	// runbook's tenant isolation as the release's own quota, and renders
+	// nothing outside the release's namespace.
 	raw, err := chartutil.ReadValuesFile(filepath.Join(chartDir, "values-multi-tenant.yaml"))
 	require.NoError(t, err)
-	tenants, ok := raw["tenants"].([]interface{})
-	require.True(t, ok)
-	require.Len(t, tenants, 3)
+	assert.Equal(t, []string{"resourceQuota"}, keysOf(raw.AsMap()), "the profile sets the quota only")
+	vals := raw.AsMap()
+	vals["ingress"] = map[string]interface{}{"enabled": true, "host": "acme.ironflow.example.com"}
+	r := renderRelease(t, "acme", vals)
 
-	tenantQuotas := 0
-	for _, q := range r.ofKind("ResourceQuota") {
-		if strings.HasPrefix(q.GetNamespace(), "tenant-") {
-			tenantQuotas++
-			assert.Equal(t, "tenant-quota", q.GetName())
-		}
-	}
-	assert.Equal(t, 3, tenantQuotas, "one ResourceQuota per tenant")
-
-	for _, tv := range tenants {
-		tm := tv.(map[string]interface{})
-		name := tm["name"].(string)
-		var quota *unstructured.Unstructured
-		for _, q := range r.ofKind("ResourceQuota") {
-			if q.GetNamespace() == "tenant-"+name {
-				quota = q
-			}
-		}
-		require.NotNil(t, quota, "no quota for tenant %s", name)
-		want := map[string]string{}
-		for k, v := range tm["hard"].(map[string]interface{}) {
-			want[k] = fmt.Sprint(v)
-		}
-		assert.Equal(t, want, hardOf(t, quota), "tenant %s", name)
-	}
-
-	// Spot-check literal values so a silent change of the values file is caught.
-	acme := hardOf(t, findQuota(t, r, "tenant-acme"))
-	assert.Equal(t, "4", acme["requests.cpu"])
-	assert.Equal(t, "20", acme["pods"])
-	initech := hardOf(t, findQuota(t, r, "tenant-initech"))
-	assert.Equal(t, "16", initech["limits.cpu"])
-
-	// Release-namespace quota.
-	rq := r.must(t, "ResourceQuota", "ironflow-quota")
-	assert.Equal(t, namespace, rq.GetNamespace())
+	assert.Empty(t, r.ofKind("Namespace"), "a tenant's release renders no namespace: the tenant's namespace is created beside it")
+	quotas := r.ofKind("ResourceQuota")
+	require.Len(t, quotas, 1, "one ResourceQuota: the tenant's")
+	q := quotas[0]
+	assert.Equal(t, "acme-ironflow-quota", q.GetName())
+	assert.Equal(t, namespace, q.GetNamespace())
 	assert.Equal(t, map[string]string{
-		"requests.cpu":    "8",
-		"requests.memory": "16Gi",
-		"limits.cpu":      "16",
-		"limits.memory":   "32Gi",
-		"pods":            "50",
-	}, hardOf(t, rq))
+		"requests.cpu":     "2",
+		"limits.cpu":       "4",
+		"requests.memory":  "4Gi",
+		"limits.memory":    "8Gi",
+		"requests.storage": "50Gi",
+		"pods":             "20",
+	}, hardOf(t, q), "the runbook's tenant isolation")
+	for _, o := range r.objs {
+		if ns := o.GetNamespace(); ns != "" {
+			assert.Equal(t, namespace, ns, "%s/%s is outside the release namespace", o.GetKind(), o.GetName())
+		}
+	}
+	rules, _, err := unstructured.NestedSlice(r.must(t, "Ingress", "acme-ironflow").Object, "spec", "rules")
+	require.NoError(t, err)
+	require.Len(t, rules, 1)
+	assert.Equal(t, "acme.ironflow.example.com", rules[0].(map[string]interface{})["host"], "the per-tenant value")
 
 	// The rest of the chart keeps its defaults.
-	assert.EqualValues(t, 1, nestedInt(t, r.must(t, "Deployment", "ironflow"), "spec", "replicas"))
+	assert.EqualValues(t, 1, nestedInt(t, r.must(t, "Deployment", "acme-ironflow"), "spec", "replicas"))
 	assert.Empty(t, r.ofKind("Cluster"))
+}
+
+func keysOf(m map[string]interface{}) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // hardOf returns a ResourceQuota's spec.hard with every quantity as a string
@@ -645,17 +629,6 @@ func hardOf(t *testing.T, q *unstructured.Unstructured) map[string]string {
 		res[k] = fmt.Sprint(v)
 	}
 	return res
-}
-
-func findQuota(t *testing.T, r *rendered, ns string) *unstructured.Unstructured {
-	t.Helper()
-	for _, q := range r.ofKind("ResourceQuota") {
-		if q.GetNamespace() == ns {
-			return q
-		}
-	}
-	require.FailNow(t, "no ResourceQuota in namespace "+ns)
-	return nil
 }
 
 // TestValuePathsExist guards the value paths the operators' runbook relies on:
@@ -679,7 +652,7 @@ func TestValuePathsExist(t *testing.T) {
 		"postgresql.persistence.storageClass",
 		"postgresql.pooler.enabled", "postgresql.pooler.instances", "postgresql.pooler.type",
 		"postgresql.pooler.poolMode", "postgresql.pooler.maxClientConn", "postgresql.pooler.defaultPoolSize",
-		"database.poolSize", "resourceQuota.enabled", "resourceQuota.hard", "tenants",
+		"database.poolSize", "resourceQuota.enabled", "resourceQuota.hard",
 		"tolerations", "nodeSelector",
 	} {
 		err := lookupAny(vals, p)
