@@ -23,6 +23,9 @@ const (
 	GuardPostgresData     = "postgres-data"
 	GuardResourceRequests = "resource-requests"
 	GuardReplicasReset    = "replicas-reset"
+	// GuardLimitsBelowRequests blocks resources whose limit is below the
+	// request once merged with the chart's (scale.Resources).
+	GuardLimitsBelowRequests = "limits-below-requests"
 	// GuardBlastRadius is the guard every Helm write carries.
 	GuardBlastRadius = scaling.GuardBlastRadius
 )
@@ -41,6 +44,9 @@ var (
 	// ErrStatePerInstance: a scale-out of an app that keeps state per
 	// instance (local storage, a ReadWriteOnce volume, an embedded database).
 	ErrStatePerInstance = errors.New("scale: more than one replica of an app that keeps state per instance")
+	// ErrLimitsBelowRequests: a container's limit below its request, which
+	// the API server refuses.
+	ErrLimitsBelowRequests = errors.New("scale: a container's limit is below its request")
 	// ErrCapacity is scaling.ErrCapacity: the capacity guard is shared.
 	ErrCapacity = scaling.ErrCapacity
 )
@@ -48,17 +54,18 @@ var (
 // guardKinds registers each guard's typed error, so a stored plan's causes
 // decode into them (opkit.Refuse).
 var guardKinds = opkit.Kinds{
-	GuardClustering:       func() error { return &ClusteringError{} },
-	GuardHPA:              func() error { return &HPAError{} },
-	GuardQuota:            func() error { return &QuotaError{} },
-	GuardConnectionBudget: func() error { return &ConnectionBudgetError{} },
-	GuardValuePath:        func() error { return &ValuePathError{} },
-	GuardNATSData:         func() error { return &DataError{} },
-	GuardPostgresData:     func() error { return &DataError{} },
-	GuardPDB:              func() error { return &PDBError{} },
-	GuardScaleOutState:    func() error { return &StatePerInstanceError{} },
-	GuardCapacity:         func() error { return &scaling.CapacityError{} },
-	GuardBlastRadius:      func() error { return &scaling.BlastRadiusError{} },
+	GuardClustering:          func() error { return &ClusteringError{} },
+	GuardHPA:                 func() error { return &HPAError{} },
+	GuardQuota:               func() error { return &QuotaError{} },
+	GuardConnectionBudget:    func() error { return &ConnectionBudgetError{} },
+	GuardValuePath:           func() error { return &ValuePathError{} },
+	GuardNATSData:            func() error { return &DataError{} },
+	GuardPostgresData:        func() error { return &DataError{} },
+	GuardPDB:                 func() error { return &PDBError{} },
+	GuardScaleOutState:       func() error { return &StatePerInstanceError{} },
+	GuardCapacity:            func() error { return &scaling.CapacityError{} },
+	GuardLimitsBelowRequests: func() error { return &LimitsBelowRequestsError{} },
+	GuardBlastRadius:         func() error { return &scaling.BlastRadiusError{} },
 }
 
 // ClusteringError: more than one replica of an app whose clustering value is
@@ -104,22 +111,74 @@ type QuotaShortfall struct {
 }
 
 // QuotaError: the extra pods need more than the namespace's ResourceQuotas
-// leave (hard - used), per resource.
+// leave (hard - used), per resource. For a change of the pods' resources
+// (Rollout set), Pods is how many pods run at a resource's peak and Need
+// what that peak asks beyond Used.
 type QuotaError struct {
 	Namespace string           `json:"namespace"`
 	Short     []QuotaShortfall `json:"short"`
+	// Rollout is the rollout of new pod resources that does not fit.
+	Rollout *QuotaRollout `json:"rollout,omitempty"`
+}
+
+// QuotaRollout is a workload's rollout as the quota guard of
+// scale.Resources counts it: Current pods now (in Used), Replicas after,
+// Surge more at once during the rollout.
+type QuotaRollout struct {
+	Workload scaling.ObjectRef `json:"workload"`
+	Current  int32             `json:"current"`
+	Replicas int32             `json:"replicas"`
+	Surge    int32             `json:"surge"`
 }
 
 func (e *QuotaError) Error() string {
 	parts := make([]string, len(e.Short))
 	for i, s := range e.Short {
-		parts[i] = fmt.Sprintf("%s %s: %d more pods need %s, %s left (hard %s, used %s)", s.Quota, s.Resource, s.Pods, s.Need, s.Left, s.Hard, s.Used)
+		parts[i] = quotaShortText(s, e.Rollout != nil)
+	}
+	if r := e.Rollout; r != nil {
+		return fmt.Sprintf("scale: rolling out %s (%d replicas + %d surge): %s", r.Workload, r.Replicas, r.Surge, strings.Join(parts, "; "))
 	}
 	return "scale: " + strings.Join(parts, "; ")
 }
 
+func quotaShortText(s QuotaShortfall, rollout bool) string {
+	if rollout {
+		return fmt.Sprintf("%s %s: the peak of %d pods adds %s, %s left (hard %s, used %s)", s.Quota, s.Resource, s.Pods, s.Need, s.Left, s.Hard, s.Used)
+	}
+	return fmt.Sprintf("%s %s: %d more pods need %s, %s left (hard %s, used %s)", s.Quota, s.Resource, s.Pods, s.Need, s.Left, s.Hard, s.Used)
+}
+
 // Is reports ErrQuota.
 func (e *QuotaError) Is(target error) bool { return target == ErrQuota }
+
+// LimitInversion is one container resource whose limit is below its
+// request.
+type LimitInversion struct {
+	Container string `json:"container"`
+	Resource  string `json:"resource"`
+	Request   string `json:"request"`
+	Limit     string `json:"limit"`
+}
+
+// LimitsBelowRequestsError: the planned pod template has a container whose
+// limit is below its request (a request raised above the chart's limit),
+// which the API server refuses, failing the upgrade halfway.
+type LimitsBelowRequestsError struct {
+	Workload   scaling.ObjectRef `json:"workload"`
+	Inversions []LimitInversion  `json:"inversions"`
+}
+
+func (e *LimitsBelowRequestsError) Error() string {
+	parts := make([]string, len(e.Inversions))
+	for i, v := range e.Inversions {
+		parts[i] = fmt.Sprintf("container %s %s limit %s is below its request %s", v.Container, v.Resource, v.Limit, v.Request)
+	}
+	return fmt.Sprintf("scale: %s: %s", e.Workload, strings.Join(parts, "; "))
+}
+
+// Is reports ErrLimitsBelowRequests.
+func (e *LimitsBelowRequestsError) Is(target error) bool { return target == ErrLimitsBelowRequests }
 
 // ConnectionBudgetError: during the rollout (replicas + surge) pods hold
 // their pools at once, more than max_connections leaves; or, behind a

@@ -10,6 +10,7 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ironflow/scaling"
@@ -94,6 +95,11 @@ func TestE2EEveryOperationRunsUnderTheDocumentedRole(t *testing.T) {
 	})
 	run("Template small to medium", func() (*scaling.Plan, error) {
 		return client.PlanTemplate(ctx, scale.Template{Namespace: e.ns, Release: "tiny", To: scale.Medium})
+	})
+	run("Resources: requests and limits of the app", func() (*scaling.Plan, error) {
+		return client.PlanResources(ctx, scale.Resources{Namespace: e.ns, Release: release,
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m"), corev1.ResourceMemory: resource.MustParse("512Mi")},
+			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("768Mi")}})
 	})
 	run("Replicas of a workload without a release", func() (*scaling.Plan, error) {
 		return client.PlanReplicas(ctx, scale.Replicas{Namespace: e.ns, Workload: &scaling.ObjectRef{Kind: "Deployment", Namespace: e.ns, Name: "worker"}, Replicas: 2})

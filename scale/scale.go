@@ -5,7 +5,7 @@
 //
 // Each operation has its own file: Replicas (replicas.go), Down (down.go),
 // Autoscale (autoscale.go), RolloutRestart (restart.go), Template
-// (template.go).
+// (template.go), Resources (resources.go).
 // Apply and Verify take any plan made by this package.
 package scale
 
@@ -121,6 +121,7 @@ func (c *Client) register() *opkit.Ops {
 	opkit.Register(ops, OpAutoscale, opkit.Op[autoscaleSpec]{Derive: c.deriveAutoscale, Apply: c.applyAutoscale, Verify: c.verifyAutoscale, Chart: func(s *autoscaleSpec) scaling.ChartSource { return s.Request.Chart }})
 	opkit.Register(ops, OpRolloutRestart, opkit.Op[restartSpec]{Derive: c.deriveRestart, Apply: c.applyRestart, Verify: c.verifyRestart})
 	opkit.Register(ops, OpTemplate, opkit.Op[templateSpec]{Derive: c.deriveTemplate, Apply: c.applyTemplate, Verify: c.verifyTemplate, Chart: func(s *templateSpec) scaling.ChartSource { return s.Request.Chart }})
+	opkit.Register(ops, OpResources, opkit.Op[resourcesSpec]{Derive: c.deriveResources, Apply: c.applyResources, Verify: c.verifyResources, Chart: func(s *resourcesSpec) scaling.ChartSource { return s.Request.Chart }})
 	return ops
 }
 
