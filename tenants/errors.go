@@ -7,6 +7,9 @@ import (
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/opkit"
+	"github.com/ironflow/scaling/nats"
+	"github.com/ironflow/scaling/postgres"
+	"github.com/ironflow/scaling/scale"
 )
 
 // The names of this package's guards (GuardResult.Name).
@@ -56,6 +59,36 @@ var guardKinds = opkit.Kinds{
 	GuardValuePath:       func() error { return &ValuePathError{} },
 	GuardBlastRadius:     func() error { return &scaling.BlastRadiusError{} },
 }
+
+// scaleKinds and storageKinds are the typed errors of the guards the
+// plans Resources and Storage wrap can block on (scale.Resources's,
+// postgres's and nats's ExpandStorage's), so a stored tenant plan blocked
+// by one of them is refused with its cause, as the package's own plan is.
+// postgres and nats name their shrink and expansion guards alike, with
+// types of their own: which applies is the request's volume.
+var (
+	scaleKinds = opkit.Kinds{
+		scale.GuardLimitsBelowRequests: func() error { return &scale.LimitsBelowRequestsError{} },
+		scale.GuardQuota:               func() error { return &scale.QuotaError{} },
+		scaling.GuardCapacity:          func() error { return &scaling.CapacityError{} },
+	}
+	storageKinds = map[Volume]opkit.Kinds{
+		PostgreSQL: {
+			postgres.GuardShrink:    func() error { return &postgres.ShrinkError{} },
+			postgres.GuardExpansion: func() error { return &postgres.NotExpandableError{} },
+			scaling.GuardStorage:    func() error { return &scaling.StorageError{} },
+		},
+		NATS: {
+			nats.GuardShrink:      func() error { return &nats.ShrinkError{} },
+			nats.GuardExpansion:   func() error { return &nats.NotExpandableError{} },
+			nats.GuardResync:      func() error { return &nats.UnreplicatedError{} },
+			nats.GuardQuorum:      func() error { return &nats.QuorumError{} },
+			nats.GuardHealth:      func() error { return &nats.UnhealthyError{} },
+			scaling.GuardStorage:  func() error { return &scaling.StorageError{} },
+			scaling.GuardCapacity: func() error { return &scaling.CapacityError{} },
+		},
+	}
+)
 
 // OwnershipError: an object the operation would write, or the namespace it
 // writes into, is not the tenant's.

@@ -25,6 +25,9 @@ import (
 	"github.com/ironflow/scaling/internal/helmrelease"
 	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/internal/redact"
+	"github.com/ironflow/scaling/nats"
+	"github.com/ironflow/scaling/postgres"
+	"github.com/ironflow/scaling/scale"
 )
 
 // Defaults of Options.
@@ -81,6 +84,11 @@ type Options struct {
 	// Redaction says which values are secret; the zero value redacts the
 	// keys scaling.DefaultSensitiveKeys matches and every Secret's data.
 	Redaction scaling.Redaction
+	// NATS gives the client of a tenant's own NATS cluster (its system
+	// account connection, see nats.Options), for Storage of the NATS
+	// volume; nil means Storage grows PostgreSQL volumes only. It is
+	// called at each Plan, Apply and Verify of such a plan.
+	NATS func(tenant string) (*nats.Client, error)
 }
 
 // Client runs the tenant operations against one cluster. It is safe for
@@ -91,6 +99,11 @@ type Client struct {
 	opts     Options
 	ops      *opkit.Ops
 	red      *redact.Redactor
+	// scale and postgres run the changes a tenant's Resources and Storage
+	// plans wrap (postgres is nil without a dynamic client): one
+	// implementation of each, with the tenant's guards around it.
+	scale    *scale.Client
+	postgres *postgres.Client
 }
 
 // New returns a Client for the cluster. Invalid options are a
@@ -135,6 +148,16 @@ func New(c *scaling.Cluster, opts Options) (*Client, error) {
 		rels = helmrelease.New(c.Config, c.Kube)
 	}
 	client := &Client{kube: c.Kube, releases: rels, opts: opts, red: red}
+	if client.scale, err = scale.New(c, scale.Options{Releases: rels, Progress: opts.Progress, VerifyTimeout: opts.VerifyTimeout,
+		Chart: opts.Chart, TrustedCharts: opts.TrustedCharts, Redaction: opts.Redaction}); err != nil {
+		return nil, err
+	}
+	if c.Dynamic != nil {
+		if client.postgres, err = postgres.New(c, postgres.Options{Releases: rels, Progress: opts.Progress, VerifyTimeout: opts.VerifyTimeout,
+			Chart: opts.Chart, TrustedCharts: opts.TrustedCharts, Redaction: opts.Redaction}); err != nil {
+			return nil, err
+		}
+	}
 	client.ops = client.register()
 	return client, nil
 }
@@ -151,6 +174,12 @@ func (c *Client) register() *opkit.Ops {
 	ops.TrustCharts(append([]scaling.ChartSource{c.opts.Chart}, c.opts.TrustedCharts...)...)
 	opkit.Register(ops, OpUpdateQuota, opkit.Op[quotaSpec]{Derive: c.deriveUpdateQuota, Apply: c.applyUpdateQuota, Verify: c.verifyUpdateQuota,
 		Chart: func(s *quotaSpec) scaling.ChartSource { return s.Request.Chart }})
+	opkit.Register(ops, OpResources, opkit.Op[wrappedSpec[Resources]]{Derive: c.deriveResources, Apply: c.applyResources, Verify: c.verifyResources,
+		Chart: func(s *wrappedSpec[Resources]) scaling.ChartSource { return s.Request.Chart },
+		Kinds: func(*wrappedSpec[Resources]) opkit.Kinds { return scaleKinds }})
+	opkit.Register(ops, OpStorage, opkit.Op[wrappedSpec[Storage]]{Derive: c.deriveStorage, Apply: c.applyStorage, Verify: c.verifyStorage,
+		Chart: func(s *wrappedSpec[Storage]) scaling.ChartSource { return s.Request.Chart },
+		Kinds: func(s *wrappedSpec[Storage]) opkit.Kinds { return storageKinds[s.Request.Volume] }})
 	return ops
 }
 

@@ -112,6 +112,12 @@ type Op[S any] struct {
 	// checked against the trusted sources before either runs; nil for an
 	// operation that loads no chart.
 	Chart func(spec *S) scaling.ChartSource
+	// Kinds are the typed errors of the guards this operation's plans carry
+	// besides the package's own: an operation that runs another package's
+	// plan (tenants' Resources runs scale's) carries that package's guards,
+	// and which package may depend on the request. They take precedence
+	// over the package's kinds of the same name; nil adds none.
+	Kinds func(spec *S) Kinds
 }
 
 // Decoded completes a Derive for an operation whose spec holds nothing
@@ -137,6 +143,14 @@ func Register[S any](o *Ops, name string, op Op[S]) {
 	o.byName[name] = entry{
 		apply: func(ctx context.Context, plan *scaling.Plan) (*scaling.Applied, error) {
 			return planspec.With(plan, func(s *S) (*scaling.Applied, error) {
+				kinds := o.kinds
+				if op.Kinds != nil {
+					kinds = maps.Clone(o.kinds)
+					maps.Copy(kinds, op.Kinds(s))
+				}
+				if err := Refuse(plan, kinds); err != nil {
+					return nil, err
+				}
 				if op.Chart != nil {
 					if err := o.trusted(plan, op.Chart(s)); err != nil {
 						return nil, err
@@ -253,9 +267,8 @@ func (o *Ops) Apply(ctx context.Context, plan *scaling.Plan) (*scaling.Applied, 
 			return nil, err
 		}
 	}
-	if err := Refuse(plan, o.kinds); err != nil {
-		return nil, err
-	}
+	// The operation refuses a blocked plan first thing, once its spec has
+	// decoded (the spec says which guards' typed causes it may carry).
 	return e.apply(ctx, plan)
 }
 
