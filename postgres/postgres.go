@@ -355,7 +355,7 @@ func (c *Client) valueSteps(target scaling.ObjectRef, hp *helmplan.Result, paths
 // actionUpgrade is the step that upgrades the release: the one step of a
 // release operation that writes; the other steps say what the operator
 // does in response.
-const actionUpgrade = "helm upgrade"
+const actionUpgrade = helmwrite.ActionUpgrade
 
 func shortValue(v any) string {
 	if v == nil {
@@ -386,24 +386,13 @@ func blastGuard(hp *helmplan.Result, expected helmplan.Expected) scaling.GuardRe
 	return g
 }
 
-// upgradeRelease runs a derived release plan: its first "helm upgrade"
-// step makes the one upgrade with the plan's complete values
-// (helmwrite.Planned, from the revision the plan read); the other steps
-// show what the operator does in response and are not run.
+// upgradeRelease runs a derived release plan: its one upgrade sends the
+// plan's complete values (helmwrite.Planned, from the revision the plan
+// read); the other steps show what the operator does in response and are
+// not run.
 func (c *Client) upgradeRelease(ctx context.Context, plan *scaling.Plan, t releaseTarget, revision int, src scaling.ChartSource, vals map[string]any) (*scaling.Applied, error) {
-	first := slices.IndexFunc(plan.Steps, func(s scaling.Step) bool { return s.Action == actionUpgrade })
-	run := opkit.Run{Plan: plan, Progress: c.opts.Progress, Acts: func(i int, _ scaling.Step) bool { return i == first }}
-	var upgraded *scaling.Release
-	res, err := run.Apply(ctx, func(ctx context.Context, _ int, _ scaling.Step) (bool, error) {
-		up, did, err := helmwrite.Write{Mode: helmwrite.Planned, Namespace: t.Namespace, Release: t.Release, Source: src, Revision: revision, Values: vals}.Do(ctx, c.releases)
-		upgraded = up
-		return did, err
-	})
-	if err != nil || upgraded == nil {
-		return res, err
-	}
-	res.Fingerprint = scaling.Fingerprint{helmplan.FingerprintKey(t.Namespace, t.Release): helmplan.Revision(upgraded.Revision)}
-	return res, nil
+	w := helmwrite.Write{Namespace: t.Namespace, Release: t.Release, Source: src, Revision: revision, Values: vals}
+	return w.ApplyPlan(ctx, c.releases, plan, c.opts.Progress)
 }
 
 // releaseValues reads the values the release's newest revision's templates

@@ -2,39 +2,21 @@ package scale
 
 import (
 	"context"
-	"slices"
 
 	"github.com/ironflow/scaling"
-	"github.com/ironflow/scaling/internal/helmplan"
 	"github.com/ironflow/scaling/internal/helmwrite"
-	"github.com/ironflow/scaling/internal/opkit"
 )
 
-// upgrade runs the steps of a derived plan that changes a release's values
-// (the kit has checked it against the stored plan and live state): the
-// first "helm upgrade" step makes the one upgrade, with the plan's complete
-// values (helmwrite.Planned), and a "scale subresource" step sets the
-// count the chart leaves to an HPA; the other steps show what the upgrade
-// does.
+// upgrade runs a derived plan that changes a release's values (the kit has
+// checked it against the stored plan and live state): its one upgrade
+// sends the plan's complete values (helmwrite.Planned), and a "scale
+// subresource" step sets the count the chart leaves to an HPA; the other
+// steps show what the upgrade does.
 func (c *Client) upgrade(ctx context.Context, plan *scaling.Plan, namespace, release string, revision int, src scaling.ChartSource, vals map[string]any, workload scaling.ObjectRef, replicas int32) (*scaling.Applied, error) {
-	first := slices.IndexFunc(plan.Steps, func(s scaling.Step) bool { return s.Action == "helm upgrade" })
-	run := opkit.Run{Plan: plan, Progress: c.opts.Progress, Acts: func(i int, s scaling.Step) bool {
-		return i == first || s.Action == actionScaleSubresource
-	}}
-	var upgraded *scaling.Release
-	res, err := run.Apply(ctx, func(ctx context.Context, _ int, s scaling.Step) (bool, error) {
-		if s.Action == actionScaleSubresource {
-			return true, patchScale(ctx, c.kube, workload, replicas)
-		}
-		up, did, err := helmwrite.Write{Mode: helmwrite.Planned, Namespace: namespace, Release: release, Source: src, Revision: revision, Values: vals}.Do(ctx, c.releases)
-		upgraded = up
-		return did, err
-	})
-	if err != nil || upgraded == nil {
-		return res, err
-	}
-	res.Fingerprint = scaling.Fingerprint{helmplan.FingerprintKey(namespace, release): helmplan.Revision(upgraded.Revision)}
-	return res, nil
+	w := helmwrite.Write{Namespace: namespace, Release: release, Source: src, Revision: revision, Values: vals}
+	return w.ApplyPlan(ctx, c.releases, plan, c.opts.Progress, helmwrite.Extra{Action: actionScaleSubresource, Run: func(ctx context.Context) error {
+		return patchScale(ctx, c.kube, workload, replicas)
+	}})
 }
 
 // actionScaleSubresource is the step that writes a count through the scale

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/helmplan"
 	"github.com/ironflow/scaling/internal/opkit"
 )
 
@@ -17,7 +18,7 @@ const (
 	GuardCapacity         = scaling.GuardCapacity
 	GuardConnectionBudget = "connection-budget"
 	GuardValuePath        = "value-path"
-	GuardReleaseStatus    = "release-status"
+	GuardReleaseStatus    = helmplan.GuardReleaseStatus
 	GuardPDB              = "pdb"
 	GuardNATSData         = "nats-data"
 	GuardPostgresData     = "postgres-data"

@@ -217,10 +217,8 @@ func replicasPlan(r Replicas, st *replicasState) *scaling.Plan {
 			helmplan.FingerprintKey(r.Namespace, r.Release): helmplan.Revision(hp.Release.Revision),
 		},
 	}
-	if hp.Release.Status == "failed" {
-		plan.Guards = append(plan.Guards, scaling.GuardResult{Name: GuardReleaseStatus, Outcome: scaling.Warn,
-			Reason: fmt.Sprintf("the newest revision %d of the release failed", hp.Release.Revision),
-			Remedy: "the upgrade re-applies every object of the chart, not only the replica count; read the diff"})
+	if g, ok := helmplan.StatusGuard(hp.Release, "the replica count"); ok {
+		plan.Guards = append(plan.Guards, g)
 	}
 	if st.ref == nil {
 		if hpa, target, ok := renderedHPA(hp.After); ok {

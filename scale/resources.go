@@ -312,7 +312,7 @@ func resourcesPlan(r Resources, st *resourcesState, red *redact.Redactor) (*scal
 		// moves only with a real change of the workload.
 		plan.Fingerprint[st.live.fingerprintKey()] = strconv.FormatInt(st.live.Generation, 10)
 	}
-	if g, ok := releaseStatusGuard(hp.Release); ok {
+	if g, ok := helmplan.StatusGuard(hp.Release, "the resources"); ok {
 		plan.Guards = append(plan.Guards, g)
 	}
 	oldPod, newPod := quota.PodRequests(st.liveTmpl.Spec), quota.PodRequests(st.tmpl.Spec)
@@ -380,17 +380,6 @@ func describeResources(requests, limits corev1.ResourceList) string {
 		return "none"
 	}
 	return strings.Join(parts, "; ")
-}
-
-// releaseStatusGuard warns about an upgrade on top of a failed revision:
-// it re-applies every object of the chart, not only the changed values.
-func releaseStatusGuard(rel *scaling.Release) (scaling.GuardResult, bool) {
-	if rel.Status != "failed" {
-		return scaling.GuardResult{}, false
-	}
-	return scaling.GuardResult{Name: GuardReleaseStatus, Outcome: scaling.Warn,
-		Reason: fmt.Sprintf("the newest revision %d of the release failed", rel.Revision),
-		Remedy: "the upgrade re-applies every object of the chart, not only the resources; read the diff"}, true
 }
 
 // limitsGuard blocks a planned pod template with a container whose limit

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ironflow/scaling"
+	"github.com/ironflow/scaling/internal/helmplan"
 	"github.com/ironflow/scaling/internal/opkit"
 	"github.com/ironflow/scaling/nats"
 	"github.com/ironflow/scaling/postgres"
@@ -30,7 +31,7 @@ const (
 	// GuardValuePath: the value path drives the tenant's ResourceQuota.
 	GuardValuePath = "value-path"
 	// GuardReleaseStatus warns about a failed newest revision.
-	GuardReleaseStatus = "release-status"
+	GuardReleaseStatus = helmplan.GuardReleaseStatus
 	// GuardBlastRadius is the guard every Helm write carries.
 	GuardBlastRadius = scaling.GuardBlastRadius
 )

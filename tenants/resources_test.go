@@ -121,9 +121,13 @@ func TestResourcesAndStorageRefuseBadInputBeforeAnyRequest(t *testing.T) {
 	e := newFakeEnv(t, "acme")
 	ctx := context.Background()
 	for name, plan := range map[string]func() (*scaling.Plan, error){
-		"no tenant":         func() (*scaling.Plan, error) { return e.client.PlanResources(ctx, tenants.Resources{Requests: corev1.ResourceList{corev1.ResourceCPU: q("1")}}) },
+		"no tenant": func() (*scaling.Plan, error) {
+			return e.client.PlanResources(ctx, tenants.Resources{Requests: corev1.ResourceList{corev1.ResourceCPU: q("1")}})
+		},
 		"tenant not a name": func() (*scaling.Plan, error) { return e.client.PlanResources(ctx, tenants.Resources{Tenant: "Acme!"}) },
-		"storage volume":    func() (*scaling.Plan, error) { return e.client.PlanStorage(ctx, tenants.Storage{Tenant: "acme", Volume: "redis", Size: "20Gi"}) },
+		"storage volume": func() (*scaling.Plan, error) {
+			return e.client.PlanStorage(ctx, tenants.Storage{Tenant: "acme", Volume: "redis", Size: "20Gi"})
+		},
 		"postgres without a dynamic client": func() (*scaling.Plan, error) {
 			return e.client.PlanStorage(ctx, tenants.Storage{Tenant: "acme", Volume: tenants.PostgreSQL, Size: "20Gi"})
 		},

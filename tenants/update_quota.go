@@ -277,10 +277,8 @@ func quotaPlan(r UpdateQuota, st *quotaState) *scaling.Plan {
 		Fingerprint: t.fingerprint(),
 	}
 	plan.Guards = t.ownership(hp.After)
-	if hp.Release.Status == "failed" {
-		plan.Guards = append(plan.Guards, scaling.GuardResult{Name: GuardReleaseStatus, Outcome: scaling.Warn,
-			Reason: fmt.Sprintf("the newest revision %d of the release failed", hp.Release.Revision),
-			Remedy: "the upgrade re-applies every object of the chart, not only the quota; read the diff"})
+	if g, ok := helmplan.StatusGuard(hp.Release, "the quota"); ok {
+		plan.Guards = append(plan.Guards, g)
 	}
 	if st.quota == nil {
 		plan.Guards = append(plan.Guards, scaling.GuardResult{Name: GuardValuePath, Outcome: scaling.Block,
