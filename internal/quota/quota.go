@@ -6,6 +6,7 @@ package quota
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -74,25 +75,33 @@ func Fit(quotas []corev1.ResourceQuota, extra int32, perPod corev1.ResourceList)
 	if extra <= 0 {
 		return nil
 	}
+	return shortfalls(quotas, func(k corev1.ResourceName) (resource.Quantity, int32, bool) {
+		one, ok := perPod[k]
+		if !ok {
+			return resource.Quantity{}, 0, false
+		}
+		need := one.DeepCopy()
+		need.Mul(int64(extra))
+		return need, extra, true
+	})
+}
+
+// shortfalls walks every quota's hard keys (in quota order, then by key)
+// and returns each whose need, asked by PodRequests' key (need's ok false:
+// not asked), is more than Hard - Used.
+func shortfalls(quotas []corev1.ResourceQuota, need func(k corev1.ResourceName) (resource.Quantity, int32, bool)) []Shortfall {
 	var out []Shortfall
 	for _, q := range quotas {
-		keys := make([]corev1.ResourceName, 0, len(q.Spec.Hard))
-		for k := range q.Spec.Hard {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, key := range keys {
-			one, ok := perPod[Key(key)]
+		for _, key := range slices.Sorted(maps.Keys(q.Spec.Hard)) {
+			n, pods, ok := need(Key(key))
 			if !ok {
 				continue
 			}
 			hard, used := q.Spec.Hard[key], q.Status.Used[key]
-			need := one.DeepCopy()
-			need.Mul(int64(extra))
 			left := hard.DeepCopy()
 			left.Sub(used)
-			if need.Cmp(left) > 0 {
-				out = append(out, Shortfall{Quota: q.Name, Resource: key, Pods: extra, Need: need, Left: left, Hard: hard, Used: used})
+			if n.Cmp(left) > 0 {
+				out = append(out, Shortfall{Quota: q.Name, Resource: key, Pods: pods, Need: n, Left: left, Hard: hard, Used: used})
 			}
 		}
 	}

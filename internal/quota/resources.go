@@ -70,33 +70,15 @@ func (r Rollout) Added(key corev1.ResourceName) (resource.Quantity, int32) {
 // Used as in Fit, and Pods the pods at that key's peak. None means it fits;
 // a key neither kind of pod asks for (services, claims) does not constrain.
 func RolloutFit(quotas []corev1.ResourceQuota, r Rollout) []Shortfall {
-	var out []Shortfall
-	for _, q := range quotas {
-		keys := make([]corev1.ResourceName, 0, len(q.Spec.Hard))
-		for k := range q.Spec.Hard {
-			keys = append(keys, k)
+	return shortfalls(quotas, func(k corev1.ResourceName) (resource.Quantity, int32, bool) {
+		_, inOld := r.Old[k]
+		_, inNew := r.New[k]
+		if !inOld && !inNew {
+			return resource.Quantity{}, 0, false
 		}
-		slices.Sort(keys)
-		for _, key := range keys {
-			k := Key(key)
-			_, inOld := r.Old[k]
-			_, inNew := r.New[k]
-			if !inOld && !inNew {
-				continue
-			}
-			need, pods := r.Added(k)
-			if need.Sign() <= 0 {
-				continue
-			}
-			hard, used := q.Spec.Hard[key], q.Status.Used[key]
-			left := hard.DeepCopy()
-			left.Sub(used)
-			if need.Cmp(left) > 0 {
-				out = append(out, Shortfall{Quota: q.Name, Resource: key, Pods: pods, Need: need, Left: left, Hard: hard, Used: used})
-			}
-		}
-	}
-	return out
+		need, pods := r.Added(k)
+		return need, pods, need.Sign() > 0
+	})
 }
 
 // Inversion is a container whose limit of a resource is below its request,
