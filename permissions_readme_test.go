@@ -16,6 +16,7 @@ import (
 	"github.com/ironflow/scaling/nodes"
 	"github.com/ironflow/scaling/postgres"
 	"github.com/ironflow/scaling/scale"
+	"github.com/ironflow/scaling/tenants"
 )
 
 // roleTable is a package's Permissions as the README shows them, one row
@@ -45,7 +46,7 @@ func roleTable(p scaling.Permissions) string {
 func TestREADMERolesAreThePackagesPermissions(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	require.NoError(t, err)
-	for pkg, p := range map[string]scaling.Permissions{"scale": scale.Permissions(), "nats": nats.Permissions(), "postgres": postgres.Permissions(), "nodes": nodes.Permissions()} {
+	for pkg, p := range map[string]scaling.Permissions{"scale": scale.Permissions(), "nats": nats.Permissions(), "postgres": postgres.Permissions(), "nodes": nodes.Permissions(), "tenants": tenants.Permissions()} {
 		block := regexp.MustCompile("(?s)<!-- role: " + pkg + " -->\n(.*?)\n\n").FindStringSubmatch(string(readme))
 		want := roleTable(p)
 		if !assert.Len(t, block, 2, "the README shows the %s Role after <!-- role: %s -->:\n%s", pkg, pkg, want) {

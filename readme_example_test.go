@@ -13,11 +13,14 @@ import (
 
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/nats"
 	"github.com/ironflow/scaling/nodes"
 	"github.com/ironflow/scaling/scale"
+	"github.com/ironflow/scaling/tenants"
 )
 
 // The README's code, compiled (an Example without an Output comment is
@@ -107,6 +110,42 @@ func Example_addWorker() {
 		_, err = sc.Apply(ctx, restart)
 		spread, err := sc.Verify(ctx, restart) // PDB-aware; the spread check: pods per node before and after
 		fmt.Print(spread)
+		return err
+	}
+	_ = run
+}
+
+func Example_tenants() {
+	run := func(ctx context.Context, cluster *scaling.Cluster) error {
+		client, err := tenants.New(cluster, tenants.Options{Chart: scaling.ChartSource{Ref: "./charts/ironflow"}})
+		if err != nil {
+			return err
+		}
+		plan, err := client.PlanUpdateQuota(ctx, tenants.UpdateQuota{Tenant: "acme", Hard: corev1.ResourceList{
+			"requests.cpu": resource.MustParse("4"), "limits.cpu": resource.MustParse("8"),
+			"requests.memory": resource.MustParse("8Gi"), "limits.memory": resource.MustParse("16Gi"),
+			"requests.storage": resource.MustParse("100Gi"), "pods": resource.MustParse("40"),
+		}})
+		fmt.Print(plan)                  // the six keys in the values and quota diff, ingress.host untouched
+		_, err = client.Apply(ctx, plan) // one upgrade of acme's release; nothing in any other namespace
+		var below *tenants.BelowUsageError
+		if errors.As(err, &below) {
+			fmt.Println(below.Resources) // each resource with hard and used
+		}
+		v, err := client.Verify(ctx, plan) // status.hard is the plan's, used <= hard
+		fmt.Print(v)
+
+		// the app's resources and PostgreSQL's volume: scale's and postgres's operations, in the tenant's release only
+		res, err := client.PlanResources(ctx, tenants.Resources{Tenant: "acme",
+			Requests: corev1.ResourceList{"cpu": resource.MustParse("500m"), "memory": resource.MustParse("1Gi")},
+			Limits:   corev1.ResourceList{"memory": resource.MustParse("1Gi")}})
+		vol, err := client.PlanStorage(ctx, tenants.Storage{Tenant: "acme", Volume: tenants.PostgreSQL, Size: "20Gi"})
+		fmt.Print(res, vol)
+
+		report, err := client.Report(ctx)
+		fmt.Print(report) // usage against quota per tenant and resource, revisions, warnings above 80 %
+		data, _ := json.Marshal(report)
+		_ = data
 		return err
 	}
 	_ = run
