@@ -54,10 +54,22 @@ type ConnectOptions struct {
 	// WrapTransport wraps the HTTP transport of every client, e.g. to count
 	// or log requests.
 	WrapTransport func(http.RoundTripper) http.RoundTripper
-	// QPS and Burst raise client-go's client-side rate limit (5/10 when 0).
+	// QPS and Burst are client-go's client-side rate limit; 0 means
+	// DefaultQPS and DefaultBurst.
 	QPS   float32
 	Burst int
 }
+
+// Connect's client-side rate limit when ConnectOptions leave it 0. client-go's
+// own 5 requests/s (burst 10) would make an operation that reads one object
+// per tenant, node or release wait on the client rather than the server: a
+// tenants.Report over 50 tenants (52 requests) took 8.5 s under it, 0.5 s
+// under these. The API server's priority and fairness is what protects it;
+// NewCluster keeps whatever limit its config has.
+const (
+	DefaultQPS   = 50
+	DefaultBurst = 100
+)
 
 // Connect builds a Cluster and checks that the API server answers (one GET
 // /version), so a wrong context fails here rather than mid-plan. The
@@ -92,6 +104,7 @@ func Connect(ctx context.Context, opts ConnectOptions) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scaling: loading cluster config: %w", err)
 	}
+	cfg.QPS, cfg.Burst = DefaultQPS, DefaultBurst
 	if opts.QPS > 0 {
 		cfg.QPS = opts.QPS
 	}

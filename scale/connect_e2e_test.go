@@ -22,7 +22,7 @@ func TestE2EConnect(t *testing.T) {
 	defer cancel()
 	kubeconfig := testenv.Shared().Kubeconfig
 	var rec reqcount.Recorder
-	c, err := scaling.Connect(ctx, scaling.ConnectOptions{Kubeconfig: kubeconfig, Context: "scaling-test", QPS: 50, Burst: 100,
+	c, err := scaling.Connect(ctx, scaling.ConnectOptions{Kubeconfig: kubeconfig, Context: "scaling-test", QPS: 40, Burst: 80,
 		WrapTransport: func(rt http.RoundTripper) http.RoundTripper { return rec.Wrap(rt) }})
 	require.NoError(t, err)
 	assert.Equal(t, "default", c.Namespace)
@@ -30,6 +30,13 @@ func TestE2EConnect(t *testing.T) {
 	_, err = c.Kube.CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, 2, rec.Total(), "the wrapper sees every request of the clientset")
+
+	assert.EqualValues(t, 40, c.Config.QPS, "the options' limit")
+	assert.Equal(t, 80, c.Config.Burst)
+	d, err := scaling.Connect(ctx, scaling.ConnectOptions{Kubeconfig: kubeconfig})
+	require.NoError(t, err)
+	assert.EqualValues(t, scaling.DefaultQPS, d.Config.QPS, "without options, Connect's limit, not client-go's 5")
+	assert.Equal(t, scaling.DefaultBurst, d.Config.Burst)
 
 	_, err = scaling.Connect(ctx, scaling.ConnectOptions{Kubeconfig: kubeconfig, Context: "no-such-context"})
 	assert.ErrorContains(t, err, "no-such-context")
