@@ -117,11 +117,12 @@ func (b Budget) Peak() int64 {
 		p := b.Pooler.withDefaults()
 		return (int64(p.Instances)+int64(p.Surge))*(p.DefaultPoolSize+p.ReservePoolSize)*int64(p.Pairs) + b.Others
 	}
-	return b.clients() + b.Others
+	return b.Clients() + b.Others
 }
 
-// clients are the connections the pods hold at the peak of their rollout.
-func (b Budget) clients() int64 { return (int64(b.Replicas) + int64(b.Surge)) * b.Pool }
+// Clients are the connections the pods open at the peak of their rollout:
+// the server's without a pooler, the pooler's clients behind one.
+func (b Budget) Clients() int64 { return (int64(b.Replicas) + int64(b.Surge)) * b.Pool }
 
 // ClientLimit is how many client connections the pooler accepts
 // (instances x max_client_conn); 0 without a pooler.
@@ -139,7 +140,7 @@ func (b Budget) Usable() int64 { return int64(b.MaxConnections - b.Reserved) }
 // Fits reports whether the peak stays within what the server leaves and,
 // behind a pooler, the pods' connections within what it accepts.
 func (b Budget) Fits() bool {
-	return b.Peak() <= b.Usable() && (b.Pooler == nil || b.clients() <= b.ClientLimit())
+	return b.Peak() <= b.Usable() && (b.Pooler == nil || b.Clients() <= b.ClientLimit())
 }
 
 // Recommended is the smallest max_connections that holds the peak: the
@@ -158,7 +159,7 @@ func (b Budget) String() string {
 	return fmt.Sprintf("Pooler %s: (%d instances + %d surge) x (default_pool_size %d + reserve %d) x %d user/db pairs + %d others = %d server connections; %s; "+
 		"clients (%d replicas + %d surge) x pool %d = %d, PgBouncer accepts %d instances x max_client_conn %d = %d",
 		p.Name, p.Instances, p.Surge, p.DefaultPoolSize, p.ReservePoolSize, p.Pairs, b.Others, b.Peak(), server,
-		b.Replicas, b.Surge, b.Pool, b.clients(), p.Instances, p.MaxClientConn, b.ClientLimit())
+		b.Replicas, b.Surge, b.Pool, b.Clients(), p.Instances, p.MaxClientConn, b.ClientLimit())
 }
 
 // PoolerOf reads a CloudNativePG Pooler's content (as rendered or read

@@ -54,7 +54,7 @@ func decidePooler(t releaseTarget, st *poolerState) poolerDecision {
 	} else {
 		cause := &PoolerBudgetError{Pooler: st.name, Instances: p.Instances, Surge: p.Surge, DefaultPoolSize: p.DefaultPoolSize, ReservePoolSize: p.ReservePoolSize, Pairs: p.Pairs,
 			Others: b.Budget.Others, Peak: b.Peak, MaxConnections: b.Budget.MaxConnections, Reserved: b.Budget.Reserved, Usable: b.Usable, Source: b.MaxConnectionsSource,
-			Recommended: b.Recommended, Clients: b.Budget.clients(), ClientLimit: b.ClientLimit}
+			Recommended: b.Recommended, Clients: b.Budget.Clients(), ClientLimit: b.ClientLimit}
 		remedy := fmt.Sprintf("raise max_connections to at least %d (%s), or lower the pooler's instances or default_pool_size", b.Recommended, t.value("maxConnections"))
 		if b.Peak <= b.Usable {
 			remedy = "raise the pooler's max_client_conn or instances, or lower the app's pool or replicas"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,7 +70,8 @@ type Recommend struct {
 
 // Signal is one of the guide's triggers as read.
 type Signal struct {
-	// Name is "cpu", "memory" or "connections".
+	// Name is "cpu", "memory", "connections" (the server's) or
+	// "pooler-clients" (the pods' pools against what the Pooler accepts).
 	Name string `json:"name"`
 	// Percent is the reading (the lowest of the samples); Threshold the
 	// trigger's.
@@ -235,16 +237,12 @@ func (c *Client) Recommend(ctx context.Context, r Recommend) (*Recommendation, e
 	cpu, mem := recSignals(r, samples)
 	out.Signals = append(out.Signals, cpu...)
 	out.Signals = append(out.Signals, mem...)
-	conn, connReason, err := c.recConnections(ctx, r, computed, objs, live, out)
+	conn, connReasons, err := c.recConnections(ctx, r, computed, objs, live, out)
 	if err != nil {
 		return nil, err
 	}
-	if connReason != "" {
-		out.Reasons = append(out.Reasons, connReason)
-	}
-	if conn != nil {
-		out.Signals = append(out.Signals, *conn)
-	}
+	out.Reasons = append(out.Reasons, connReasons...)
+	out.Signals = append(out.Signals, conn...)
 	out.decide(r)
 	return out, nil
 }
@@ -498,7 +496,7 @@ func recSignals(r Recommend, samples []recSample) (cpu, mem []Signal) {
 // and reads max_connections from the rendered CNPG Cluster. nil without
 // a database to judge (no PostgreSQL in the release, no pool size value
 // and no caller's numbers); the reason then says why.
-func (c *Client) recConnections(ctx context.Context, r Recommend, computed map[string]any, objs map[string]manifest.Object, d *appsv1.Deployment, out *Recommendation) (*Signal, string, error) {
+func (c *Client) recConnections(ctx context.Context, r Recommend, computed map[string]any, objs map[string]manifest.Object, d *appsv1.Deployment, out *Recommendation) ([]Signal, []string, error) {
 	path := r.Budget.PoolSizePath
 	if path == "" {
 		path = defaultPoolSizePath
@@ -508,25 +506,30 @@ func (c *Client) recConnections(ctx context.Context, r Recommend, computed map[s
 	if cluster == nil && r.Budget.Cluster != "" {
 		live, err := c.liveCNPGCluster(ctx, r.Namespace, r.Budget.Cluster)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
 		cluster = live
 	}
 	if cluster == nil && r.Budget.MaxConnections == 0 && r.Connections == 0 {
-		return nil, "database: the release renders no CloudNativePG Cluster and no connection numbers were given: not judged", nil
+		return nil, []string{"database: the release renders no CloudNativePG Cluster and no connection numbers were given: not judged"}, nil
 	}
 	in := postgres.Connections{Replicas: out.Replicas, Pool: pool, Others: int64(r.Budget.Others), MaxConnections: r.Budget.MaxConnections, Reserved: r.Budget.Reserved}
 	if cluster != nil {
 		in.Cluster, in.ClusterName = cluster.Obj.Object, cluster.Obj.GetName()
 	}
+	var reasons []string
 	if poolerObj != nil {
 		if p, err := postgres.PoolerOf(poolerObj.Obj.Object); err == nil {
 			in.Pooler = p
+		} else {
+			// Judged as if the pods reached the server directly, and said so:
+			// the pooler's own limits are unknown.
+			reasons = append(reasons, fmt.Sprintf("database: Pooler %s: %v: its budget is not judged, the pods' pools are counted against the server", poolerObj.Obj.GetName(), err))
 		}
 	}
 	steady, err := postgres.ConnectionBudget(in)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	maxConn := steady.Budget.MaxConnections
 	sig := &Signal{Name: "connections", Threshold: r.ConnectionsTrigger}
@@ -538,23 +541,41 @@ func (c *Client) recConnections(ctx context.Context, r Recommend, computed map[s
 		used = steady.Peak
 		sig.Source = fmt.Sprintf("budget, not measured: %s (max_connections: %s)", steady.Budget.String(), steady.MaxConnectionsSource)
 	default:
-		return nil, fmt.Sprintf("database: the chart has no %s value and no measured connections were given: not judged", path), nil
+		return nil, append(reasons, fmt.Sprintf("database: the chart has no %s value and no measured connections were given: not judged", path)), nil
 	}
 	sig.Percent = math.Round(float64(used)/float64(maxConn)*1000) / 10
 	sig.Above = sig.Percent > float64(r.ConnectionsTrigger)
 	// A measured count is one read; a budget is what the pools hold
 	// whenever the pods run, so it is as sustained as the pods are.
 	sig.Sustained = sig.Above && r.Connections == 0
+	sigs := []Signal{*sig}
+	// Behind a pooler the pods' pools are PgBouncer's clients: beyond
+	// instances x max_client_conn it refuses them, whatever the server has
+	// left, and raising max_connections does not help.
+	if p := steady.Budget.Pooler; p != nil && hasPool && steady.ClientLimit > 0 {
+		clients := steady.Budget.Clients()
+		sigs = append(sigs, Signal{Name: signalPoolerClients, Threshold: 100, Above: clients > steady.ClientLimit, Sustained: clients > steady.ClientLimit,
+			Percent: math.Round(float64(clients)/float64(steady.ClientLimit)*1000) / 10,
+			Source:  fmt.Sprintf("budget, not measured: the pods' pools open %d clients, Pooler %s accepts %d; beyond it PgBouncer refuses them: raise max_client_conn or the Pooler's instances", clients, p.Name, steady.ClientLimit)})
+	}
 	// The HPA may run more pods than today's: their pools are the peak.
 	if out.HPA != nil && hasPool {
 		in.HPA = &postgres.HPALimit{Name: out.HPA.Name, MaxReplicas: out.HPA.MaxReplicas}
 		in.Strategy = &d.Spec.Strategy
 		if peak, err := postgres.ConnectionBudget(in); err == nil && !peak.Fits {
-			return sig, fmt.Sprintf("database: at the HPA's maximum with a rollout, %s: over the usable connections; max_connections %d would hold it", peak.Budget.String(), peak.Recommended), nil
+			fix := fmt.Sprintf("over the usable connections; max_connections %d would hold it", peak.Recommended)
+			if peak.Peak <= peak.Usable {
+				fix = "more clients than the Pooler accepts; raise max_client_conn or the Pooler's instances"
+			}
+			reasons = append(reasons, fmt.Sprintf("database: at the HPA's maximum with a rollout, %s: %s", peak.Budget.String(), fix))
 		}
 	}
-	return sig, "", nil
+	return sigs, reasons, nil
 }
+
+// signalPoolerClients is the signal of the pods' pools against what the
+// Pooler accepts (its trigger is 100 %: the rest is refused).
+const signalPoolerClients = "pooler-clients"
 
 // recCurrentTier matches the release's values to a tier: its requests
 // first (the tier is a size), then replicas or HPA bounds for Exact.
@@ -606,7 +627,7 @@ func (o *Recommendation) decide(r Recommend) {
 		if !s.Above {
 			continue
 		}
-		if s.Name == "connections" {
+		if s.Name == "connections" || s.Name == signalPoolerClients {
 			db = append(db, s.Name)
 		} else {
 			pods = append(pods, s.Name)
@@ -619,7 +640,7 @@ func (o *Recommendation) decide(r Recommend) {
 		}
 		o.Reasons = append(o.Reasons, "pods' usage: the metrics API ("+recMetricsGroupVersion+") "+why)
 	}
-	if len(o.Signals) == 0 || (len(o.Signals) == 1 && o.Signals[0].Name == "connections") {
+	if !slices.ContainsFunc(o.Signals, func(s Signal) bool { return s.Name != "connections" && s.Name != signalPoolerClients }) {
 		o.Reasons = append(o.Reasons, "no CPU or memory reading: neither the HPA nor the metrics API reports the pods' usage")
 	}
 	next := func() *Tier {

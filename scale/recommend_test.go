@@ -329,3 +329,51 @@ func ExampleClient_Recommend() {
 	// - cpu over the trigger: move to the xl tier (100,000 - 1,000,000 users)
 	// Move release prod/ironflow to the tier-xl template.
 }
+
+func TestRecommendPoolerRefusingClientsIsADatabaseFinding(t *testing.T) {
+	// Behind a Pooler with 2 instances x max_client_conn 40 = 80 clients,
+	// 3 pods x pool 30 = 90: PgBouncer refuses 10 of them, while the server
+	// side (2 x 20 = 40 of 100) is fine. Raising max_connections would not
+	// help; the finding says what does.
+	vals := tierValues(scale.TierMedium)
+	vals["postgresql"] = map[string]any{"enabled": true, "instances": 1, "maxConnections": 100,
+		"pooler": map[string]any{"enabled": true, "instances": 2, "maxClientConn": "40"}}
+	vals["database"] = map[string]any{"poolSize": 30}
+	e := newRecEnv(t, vals)
+	e.pods(t, 3, scale.TierMedium)
+	e.kube.ClearActions()
+	e.dyn.ClearActions()
+	r, err := e.client.Recommend(context.Background(), scale.Recommend{Namespace: ns, Release: release})
+	require.NoError(t, err)
+	assert.False(t, signal(t, r, "connections").Above, "the server side fits")
+	p := signal(t, r, "pooler-clients")
+	assert.True(t, p.Above, r.String())
+	assert.InDelta(t, 112.5, p.Percent, 0.01)
+	assert.Contains(t, p.Source, "open 90 clients")
+	assert.Contains(t, p.Source, "accepts 80")
+	assert.Contains(t, p.Source, "raise max_client_conn or the Pooler's instances")
+	assert.Equal(t, "scale-database", r.Verdict, r.String())
+	assert.Empty(t, e.writes(t))
+
+	// With room for them, the pooler is no finding.
+	vals["postgresql"].(map[string]any)["pooler"].(map[string]any)["maxClientConn"] = "1000"
+	e = newRecEnv(t, vals)
+	e.pods(t, 3, scale.TierMedium)
+	r, err = e.client.Recommend(context.Background(), scale.Recommend{Namespace: ns, Release: release})
+	require.NoError(t, err)
+	assert.False(t, signal(t, r, "pooler-clients").Above)
+	assert.Equal(t, "fits", r.Verdict, r.String())
+}
+
+func TestRecommendSaysWhenItCannotReadThePooler(t *testing.T) {
+	vals := tierValues(scale.TierMedium)
+	vals["postgresql"] = map[string]any{"enabled": true, "instances": 1, "maxConnections": 100,
+		"pooler": map[string]any{"enabled": true, "instances": 2, "maxClientConn": "lots"}}
+	vals["database"] = map[string]any{"poolSize": 10}
+	e := newRecEnv(t, vals)
+	e.pods(t, 3, scale.TierMedium)
+	r, err := e.client.Recommend(context.Background(), scale.Recommend{Namespace: ns, Release: release})
+	require.NoError(t, err)
+	assert.Contains(t, r.String(), "its budget is not judged, the pods' pools are counted against the server")
+	assert.Contains(t, signal(t, r, "connections").Source, "(3 replicas + 0 surge) x pool 10", "counted as without a pooler")
+}
