@@ -22,9 +22,10 @@ import (
 )
 
 // TestMain starts the real control plane once for the package (KWOK nodes,
-// the volume provisioner); unit tests share the binary and ignore it.
+// the volume provisioner, CloudNativePG's CRDs for the tenants' PostgreSQL);
+// unit tests share the binary and ignore it.
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Run(m, testenv.Options{}))
+	os.Exit(testenv.Run(m, testenv.Options{CNPG: true}))
 }
 
 // realEnv is tenants of the reference chart installed with real Helm on the
@@ -63,9 +64,18 @@ func newRealEnv(t testing.TB, cfg *rest.Config, opts tenants.Options) *realEnv {
 // namespace is deleted when the test ends.
 func install(t testing.TB, opts tenants.Options, name string) {
 	t.Helper()
+	installWith(t, opts, name, nil)
+}
+
+// tenantNamespace does `kubectl create namespace PREFIX-NAME` labelled as
+// the tenant's, as the admin, and waits for its default ServiceAccount
+// (without which pods are refused). The namespace is deleted when the test
+// ends.
+func tenantNamespace(t testing.TB, opts tenants.Options, name string) string {
+	t.Helper()
 	env := testenv.Shared()
 	require.NotNil(t, env, "TestMain starts the control plane")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ns := opts.NamespacePrefix + name
 	_, err := env.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
@@ -80,7 +90,30 @@ func install(t testing.TB, opts tenants.Options, name string) {
 		_, err := env.Client.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
 		return err == nil
 	}, time.Minute, 10*time.Millisecond, "the default ServiceAccount, without which pods are refused")
-	_, err = helmrelease.New(env.RESTConfig(), env.Client).Install(ctx, ns, name, testenv.ChartPath("ironflow"), multiTenant(t, name), 2*time.Minute)
+	return ns
+}
+
+// installWith is install with the tenant's own values set over the
+// multi-tenant ones, by dotted path (`--set path=value`).
+func installWith(t testing.TB, opts tenants.Options, name string, set map[string]any) {
+	t.Helper()
+	ns := tenantNamespace(t, opts, name)
+	helmInstall(t, ns, name, set)
+}
+
+// helmInstall is `helm install NAME ... -n NS -f values-multi-tenant.yaml
+// --set ingress.host=NAME.ironflow.example.com` and the values of set, as
+// the admin, waiting for the workloads.
+func helmInstall(t testing.TB, ns, name string, set map[string]any) {
+	t.Helper()
+	env := testenv.Shared()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	vals := multiTenant(t, name)
+	for path, v := range set {
+		require.NoError(t, values.Set(vals, path, v))
+	}
+	_, err := helmrelease.New(env.RESTConfig(), env.Client).Install(ctx, ns, name, testenv.ChartPath("ironflow"), vals, 2*time.Minute)
 	require.NoError(t, err)
 }
 
