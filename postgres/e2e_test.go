@@ -114,26 +114,7 @@ func (e *pgEnv) status(t testing.TB, ctx context.Context) map[string]any {
 // in the healthy phase.
 func (e *pgEnv) waitHealthy(t testing.TB, ctx context.Context, n int) {
 	t.Helper()
-	w, err := e.dyn.Resource(testenv.ClustersGVR).Namespace(e.ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + e.cluster})
-	require.NoError(t, err)
-	defer w.Stop()
-	var last map[string]any
-	for {
-		select {
-		case ev, ok := <-w.ResultChan():
-			require.True(t, ok, "watch closed; last status %v", last)
-			u, ok := ev.Object.(*unstructured.Unstructured)
-			if !ok {
-				continue
-			}
-			last, _, _ = unstructured.NestedMap(u.Object, "status")
-			if last["phase"] == testenv.PhaseHealthy && last["readyInstances"] == int64(n) {
-				return
-			}
-		case <-ctx.Done():
-			require.FailNow(t, "cluster not healthy", "last status %v", last)
-		}
-	}
+	require.NoError(t, testenv.WaitClusterHealthy(ctx, e.dyn, e.ns, e.cluster, n))
 }
 
 func instance(e *pgEnv, n int) string { return fmt.Sprintf("%s-%d", e.cluster, n) }

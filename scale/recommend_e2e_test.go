@@ -11,7 +11,6 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
@@ -249,26 +248,7 @@ func newRecPGEnv(t *testing.T, vals map[string]any) *realEnv {
 // the CNPG Cluster healthy with n ready instances.
 func recWaitClusterHealthy(t *testing.T, ctx context.Context, e *realEnv, name string, n int) {
 	t.Helper()
-	w, err := e.cluster.Dynamic.Resource(testenv.ClustersGVR).Namespace(e.ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
-	require.NoError(t, err)
-	defer w.Stop()
-	var last map[string]any
-	for {
-		select {
-		case ev, ok := <-w.ResultChan():
-			require.True(t, ok, "watch closed; last status %v", last)
-			u, ok := ev.Object.(*unstructured.Unstructured)
-			if !ok {
-				continue
-			}
-			last, _, _ = unstructured.NestedMap(u.Object, "status")
-			if last["phase"] == testenv.PhaseHealthy && last["readyInstances"] == int64(n) {
-				return
-			}
-		case <-ctx.Done():
-			require.FailNow(t, "CNPG Cluster not healthy", "%s: last status %v", name, last)
-		}
-	}
+	require.NoError(t, testenv.WaitClusterHealthy(ctx, e.cluster.Dynamic, e.ns, name, n))
 }
 
 // recommendReadOnly calls Recommend and requires that it wrote nothing and

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 
 	"github.com/ironflow/scaling"
@@ -179,29 +178,9 @@ func pgTenant(t testing.TB, opts tenants.Options, name, class string) *testenv.O
 // Cluster reports n ready instances in the healthy phase.
 func waitClusterHealthy(t testing.TB, ctx context.Context, ns string, n int) {
 	t.Helper()
-	env := testenv.Shared()
-	sc, err := scaling.NewCluster(env.RESTConfig())
+	sc, err := scaling.NewCluster(testenv.Shared().RESTConfig())
 	require.NoError(t, err)
-	w, err := sc.Dynamic.Resource(testenv.ClustersGVR).Namespace(ns).Watch(ctx, metav1.ListOptions{})
-	require.NoError(t, err)
-	defer w.Stop()
-	var last map[string]any
-	for {
-		select {
-		case ev, ok := <-w.ResultChan():
-			require.True(t, ok, "watch closed; last status %v", last)
-			u, ok := ev.Object.(*unstructured.Unstructured)
-			if !ok {
-				continue
-			}
-			last, _, _ = unstructured.NestedMap(u.Object, "status")
-			if last["phase"] == testenv.PhaseHealthy && last["readyInstances"] == int64(n) {
-				return
-			}
-		case <-ctx.Done():
-			require.FailNow(t, "cluster not healthy", "namespace %s, last status %v", ns, last)
-		}
-	}
+	require.NoError(t, testenv.WaitClusterHealthy(ctx, sc.Dynamic, ns, "", n))
 }
 
 // withOperators is cfg with each operator double's instance status served.

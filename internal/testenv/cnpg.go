@@ -86,3 +86,38 @@ func (e *Env) installCNPG(ctx context.Context) error {
 		return kinds["Cluster"] && kinds["Pooler"]
 	})
 }
+
+// WaitClusterHealthy waits (a watch) until a CNPG Cluster in the namespace,
+// the one named or any when name is "", reports the healthy phase with n
+// ready instances, as the operator (or its double) writes it; the error on
+// an ended ctx or a closed watch carries the last status seen.
+func WaitClusterHealthy(ctx context.Context, dyn dynamic.Interface, namespace, name string, n int) error {
+	opts := metav1.ListOptions{}
+	if name != "" {
+		opts.FieldSelector = "metadata.name=" + name
+	}
+	w, err := dyn.Resource(ClustersGVR).Namespace(namespace).Watch(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	var last map[string]any
+	for {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return fmt.Errorf("testenv: the watch of CNPG Clusters in %s closed; last status %v", namespace, last)
+			}
+			u, ok := ev.Object.(*unstructured.Unstructured)
+			if !ok {
+				continue
+			}
+			last, _, _ = unstructured.NestedMap(u.Object, "status")
+			if last["phase"] == PhaseHealthy && last["readyInstances"] == int64(n) {
+				return nil
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("testenv: CNPG Cluster %s/%s not healthy with %d ready instances: %w; last status %v", namespace, name, n, ctx.Err(), last)
+		}
+	}
+}
