@@ -40,6 +40,25 @@ func roundTrip(t testing.TB, plan *scaling.Plan) *scaling.Plan {
 	return &stored
 }
 
+// applyStored applies plan as an approval tool would, stored as JSON and
+// read back, and requires the change made and its Verify Succeeded, and
+// every write of the two in the tenant's namespace ns.
+func applyStored(t testing.TB, ctx context.Context, e *realEnv, plan *scaling.Plan, ns string) *scaling.Applied {
+	t.Helper()
+	applied, err := e.client.Apply(ctx, roundTrip(t, plan))
+	require.NoError(t, err)
+	require.True(t, applied.Changed, applied.Reason)
+	start := time.Now()
+	v, err := e.client.Verify(ctx, plan)
+	require.NoError(t, err)
+	require.Equal(t, scaling.Succeeded, v.Phase, v.String())
+	t.Logf("verify in %s: %s", time.Since(start).Round(time.Millisecond), v)
+	for _, r := range e.rec.Mutating() {
+		assert.Equal(t, ns, r.Namespace, "a write outside %s: %s", ns, r)
+	}
+	return applied
+}
+
 // requestsIn counts the recorded requests into namespace ns.
 func requestsIn(reqs []reqcount.Request, ns string) int {
 	n := 0
@@ -85,18 +104,8 @@ func TestE2ETenantResourcesRaisedUntilTheQuotaBlocks(t *testing.T) {
 	t.Logf("quota: %s", g.Reason)
 	assert.NotContains(t, plan.Diff, "ingress", "the tenant's ingress.host is not touched")
 
-	applied, err := e.client.Apply(ctx, roundTrip(t, plan))
-	require.NoError(t, err)
-	require.True(t, applied.Changed, applied.Reason)
+	applied := applyStored(t, ctx, e, plan, acme)
 	assert.Equal(t, tenants.OpResources, applied.Operation)
-	start := time.Now()
-	v, err := e.client.Verify(ctx, plan)
-	require.NoError(t, err)
-	require.Equal(t, scaling.Succeeded, v.Phase, v.String())
-	t.Logf("verify in %s: %s", time.Since(start).Round(time.Millisecond), v)
-	for _, r := range e.rec.Mutating() {
-		assert.Equal(t, acme, r.Namespace, "a write outside acme's namespace: %s", r)
-	}
 	dep, err := env.Client.AppsV1().Deployments(acme).Get(ctx, "acme-ironflow", metav1.GetOptions{})
 	require.NoError(t, err)
 	res := dep.Spec.Template.Spec.Containers[0].Resources
@@ -229,21 +238,11 @@ func TestE2ETenantStorageGrownOnlyOnTheExpandableClass(t *testing.T) {
 	g, ok := plan.Guard(postgres.GuardExpansion)
 	require.True(t, ok, plan.String())
 	assert.Equal(t, scaling.Pass, g.Outcome)
-	applied, err := e.client.Apply(ctx, roundTrip(t, plan))
-	require.NoError(t, err)
-	require.True(t, applied.Changed, applied.Reason)
-	start := time.Now()
-	v, err := e.client.Verify(ctx, plan)
-	require.NoError(t, err)
-	require.Equal(t, scaling.Succeeded, v.Phase, v.String())
-	t.Logf("verify in %s: %s", time.Since(start).Round(time.Millisecond), v)
+	applyStored(t, ctx, e, plan, initech)
 	claims := pgClaims(t, ctx, initech)
 	require.NotEmpty(t, claims)
 	for name, size := range claims {
 		assert.Equal(t, "20Gi", size, "claim %s", name)
-	}
-	for _, r := range e.rec.Mutating() {
-		assert.Equal(t, initech, r.Namespace, "a write outside initech's namespace: %s", r)
 	}
 	assert.Zero(t, requestsIn(e.rec.Requests(), hooli), "initech's operation sends no request into hooli's namespace")
 
@@ -363,17 +362,7 @@ func TestE2ETenantNATSStorageWithinTheQuota(t *testing.T) {
 	assert.Empty(t, e.rec.Mutating(), "planning writes nothing")
 	t.Logf("requests for one plan: %d\n%s", e.rec.Total(), e.rec.Summary())
 	require.Empty(t, plan.Blocking(), plan.String())
-	applied, err := e.client.Apply(ctx, roundTrip(t, plan))
-	require.NoError(t, err)
-	require.True(t, applied.Changed, applied.Reason)
-	start := time.Now()
-	v, err := e.client.Verify(ctx, plan)
-	require.NoError(t, err)
-	require.Equal(t, scaling.Succeeded, v.Phase, v.String())
-	t.Logf("verify in %s: %s", time.Since(start).Round(time.Millisecond), v)
-	for _, r := range e.rec.Mutating() {
-		assert.Equal(t, ns, r.Namespace, "a write outside umbrella's namespace: %s", r)
-	}
+	applyStored(t, ctx, e, plan, ns)
 	for i := range 3 {
 		name := fmt.Sprintf("umbrella-nats-js-umbrella-nats-%d", i)
 		c, err := env.Client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, name, metav1.GetOptions{})
