@@ -258,8 +258,8 @@ func whole(t *testing.T, c *Cluster, size int) {
 	defer cancel()
 	require.NoError(t, c.WaitReady(ctx))
 	require.NoError(t, poll(ctx, fmt.Sprintf("a meta group of %d", size), func() bool {
-		m := metaCluster(t, c)
-		if m.Size != size || len(m.Replicas) != size-1 {
+		m, err := metaInfo(c)
+		if err != nil || m.Size != size || len(m.Replicas) != size-1 {
 			return false
 		}
 		for _, p := range m.Replicas {

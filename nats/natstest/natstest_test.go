@@ -3,6 +3,7 @@ package natstest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -27,22 +28,38 @@ func start(t *testing.T, size int) *Cluster {
 }
 
 // metaCluster asks the meta leader for the JetStream meta group, as an
-// operator's tool does.
+// operator's tool does, on a cluster that has one.
 func metaCluster(t *testing.T, c *Cluster) *server.MetaClusterInfo {
 	t.Helper()
-	nc, err := c.ConnectSystem()
+	m, err := metaInfo(c)
 	require.NoError(t, err)
+	return m
+}
+
+// metaInfo is metaCluster's read. Only the meta leader answers it, so while
+// the group elects (servers just added or restarted) it gets no answer: a
+// wait on the group reads that as "not yet", not as a failure.
+func metaInfo(c *Cluster) (*server.MetaClusterInfo, error) {
+	nc, err := c.ConnectSystem()
+	if err != nil {
+		return nil, err
+	}
 	defer nc.Close()
 	req, _ := json.Marshal(server.JSzOptions{LeaderOnly: true})
 	msg, err := nc.Request("$SYS.REQ.SERVER.PING.JSZ", req, 5*time.Second)
-	require.NoError(t, err)
+	if err != nil {
+		return nil, err
+	}
 	var resp struct {
 		Data *server.JSInfo `json:"data"`
 	}
-	require.NoError(t, json.Unmarshal(msg.Data, &resp))
-	require.NotNil(t, resp.Data)
-	require.NotNil(t, resp.Data.Meta)
-	return resp.Data.Meta
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return nil, err
+	}
+	if resp.Data == nil || resp.Data.Meta == nil {
+		return nil, fmt.Errorf("the JSZ answer carries no meta group: %s", msg.Data)
+	}
+	return resp.Data.Meta, nil
 }
 
 func TestStartThreeNodes(t *testing.T) {
@@ -125,7 +142,10 @@ func TestAddServersGrowsMetaGroup(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.Len(t, c.ServerNames(), 5)
-	require.NoError(t, poll(ctx, "meta group of 5", func() bool { return metaCluster(t, c).Size == 5 }))
+	require.NoError(t, poll(ctx, "meta group of 5", func() bool {
+		m, err := metaInfo(c)
+		return err == nil && m.Size == 5
+	}))
 }
 
 func TestScaleToStopsHighestOrdinal(t *testing.T) {
