@@ -59,6 +59,19 @@ func applyStored(t testing.TB, ctx context.Context, e *realEnv, plan *scaling.Pl
 	return applied
 }
 
+// refuseStored requires the guard named to block plan, and returns what
+// Apply says of the plan stored as JSON and read back: the caller matches
+// the typed cause and counts the writes.
+func refuseStored(t testing.TB, ctx context.Context, e *realEnv, plan *scaling.Plan, guard string) error {
+	t.Helper()
+	g, ok := plan.Guard(guard)
+	require.True(t, ok, "no guard %s: %s", guard, plan)
+	require.Equal(t, scaling.Block, g.Outcome, plan.String())
+	t.Logf("%s blocks: %s", guard, g.Reason)
+	_, err := e.client.Apply(ctx, roundTrip(t, plan))
+	return err
+}
+
 // requestsIn counts the recorded requests into namespace ns.
 func requestsIn(reqs []reqcount.Request, ns string) int {
 	n := 0
@@ -123,10 +136,7 @@ func TestE2ETenantResourcesRaisedUntilTheQuotaBlocks(t *testing.T) {
 		Requests: corev1.ResourceList{corev1.ResourceCPU: q("1500m")},
 		Limits:   corev1.ResourceList{corev1.ResourceCPU: q("1500m")}})
 	require.NoError(t, err)
-	qg, _ := over.Guard(scale.GuardQuota)
-	require.Equal(t, scaling.Block, qg.Outcome, over.String())
-	t.Logf("quota blocks: %s", qg.Reason)
-	_, err = e.client.Apply(ctx, roundTrip(t, over))
+	err = refuseStored(t, ctx, e, over, scale.GuardQuota)
 	var qe *scale.QuotaError
 	require.ErrorAs(t, err, &qe)
 	assert.Equal(t, acme, qe.Namespace)
@@ -249,10 +259,7 @@ func TestE2ETenantStorageGrownOnlyOnTheExpandableClass(t *testing.T) {
 	e.rec.Reset()
 	refused, err := e.client.PlanStorage(ctx, tenants.Storage{Tenant: "hooli", Volume: tenants.PostgreSQL, Size: "20Gi"})
 	require.NoError(t, err)
-	fg, _ := refused.Guard(postgres.GuardExpansion)
-	require.Equal(t, scaling.Block, fg.Outcome, refused.String())
-	t.Logf("fixed class: %s", fg.Reason)
-	_, err = e.client.Apply(ctx, roundTrip(t, refused))
+	err = refuseStored(t, ctx, e, refused, postgres.GuardExpansion)
 	var ne *postgres.NotExpandableError
 	require.ErrorAs(t, err, &ne)
 	assert.Equal(t, testenv.FixedClass, ne.StorageClass)
@@ -348,10 +355,8 @@ func TestE2ETenantNATSStorageWithinTheQuota(t *testing.T) {
 	e.rec.Reset()
 	over, err := e.client.PlanStorage(ctx, tenants.Storage{Tenant: "umbrella", Volume: tenants.NATS, Size: "20Gi"})
 	require.NoError(t, err)
-	sg, _ := over.Guard(scaling.GuardStorage)
-	require.Equal(t, scaling.Block, sg.Outcome, "three 20Gi volumes are more than requests.storage 50Gi: %s", over)
-	t.Logf("20Gi: %s", sg.Reason)
-	_, err = e.client.Apply(ctx, roundTrip(t, over))
+	// Three 20Gi volumes are more than requests.storage 50Gi.
+	err = refuseStored(t, ctx, e, over, scaling.GuardStorage)
 	var se *scaling.StorageError
 	require.ErrorAs(t, err, &se)
 	assert.Empty(t, e.rec.Mutating(), "a blocked plan sends no write")
