@@ -183,7 +183,7 @@ func BenchmarkPlanAddWorkerAgainstTerraformPlan(b *testing.B) {
 		run("plan", "-input=false", "-lock-timeout=0s", "-var", "worker_count=3", "-out", filepath.Join(dir, "by-hand.tfplan"))
 		cli = append(cli, time.Since(t0))
 	}
-	med := func(d []time.Duration) time.Duration { s := slices.Clone(d); slices.Sort(s); return s[len(s)/2] }
+	med := testenv.Median
 	b.ReportMetric(float64(med(sdk).Microseconds())/1000, "sdk-median-ms")
 	b.ReportMetric(float64(med(cli).Microseconds())/1000, "terraform-plan-median-ms")
 	b.ReportMetric(float64(med(sdk))/float64(med(cli)), "ratio")

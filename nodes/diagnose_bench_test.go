@@ -5,9 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"os/exec"
-	"path/filepath"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -171,9 +168,8 @@ func BenchmarkDiagnose2000Pods200NodesRealAPIServer(b *testing.B) {
 	// `kubectl describe nodes` and the pending pods, alternating.
 	req := nodes.Diagnose{Namespace: ns, ServerType: "cpx32", NodeSelector: diagPoolLabel + "=" + pool}
 	kubectl := func(args ...string) {
-		cmd := exec.Command(filepath.Join(env.BinDir, "kubectl"), append([]string{"--kubeconfig", env.Kubeconfig}, args...)...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("kubectl %v: %v\n%s", args, err, out)
+		if _, err := env.Kubectl(ctx, args...); err != nil {
+			b.Fatal(err)
 		}
 	}
 	var sdk, anchor []time.Duration
@@ -207,7 +203,7 @@ func BenchmarkDiagnose2000Pods200NodesRealAPIServer(b *testing.B) {
 		b.StartTimer()
 	}
 	b.StopTimer()
-	med := func(ds []time.Duration) time.Duration { s := slices.Clone(ds); slices.Sort(s); return s[len(s)/2] }
+	med := testenv.Median
 	b.ReportMetric(float64(requests)/float64(b.N), "requests/op")
 	b.ReportMetric(float64(med(sdk).Microseconds())/1000, "sdk-median-ms")
 	b.ReportMetric(float64(med(anchor).Microseconds())/1000, "kubectl-median-ms")

@@ -20,11 +20,7 @@ import (
 	"github.com/ironflow/scaling/postgres"
 )
 
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
+var median = testenv.Median
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 

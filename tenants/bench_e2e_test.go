@@ -3,9 +3,6 @@ package tenants_test
 import (
 	"context"
 	"fmt"
-	"os/exec"
-	"path/filepath"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -105,9 +102,8 @@ func benchReport(b *testing.B, limit *[2]int) {
 	env := testenv.Shared()
 	ctx := context.Background()
 	kubectl := func(args ...string) {
-		cmd := exec.Command(filepath.Join(env.BinDir, "kubectl"), append([]string{"--kubeconfig", env.Kubeconfig}, args...)...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("kubectl %v: %v\n%s", args, err, out)
+		if _, err := env.Kubectl(ctx, args...); err != nil {
+			b.Fatal(err)
 		}
 	}
 	var sdk, anchor []time.Duration
@@ -152,7 +148,7 @@ func benchReport(b *testing.B, limit *[2]int) {
 		b.StartTimer()
 	}
 	b.StopTimer()
-	med := func(ds []time.Duration) time.Duration { s := slices.Clone(ds); slices.Sort(s); return s[len(s)/2] }
+	med := testenv.Median
 	b.ReportMetric(float64(requests)/float64(b.N), "requests/op")
 	b.ReportMetric(float64(med(sdk).Microseconds())/1000, "sdk-median-ms")
 	b.ReportMetric(float64(med(anchor).Microseconds())/1000, "kubectl-median-ms")
@@ -197,8 +193,6 @@ func BenchmarkE2EPlanUpdateQuotaFiftyTenants(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	med := slices.Clone(took)
-	slices.Sort(med)
 	b.ReportMetric(float64(requests)/float64(b.N), "requests/op")
-	b.ReportMetric(float64(med[len(med)/2].Microseconds())/1000, "median-ms")
+	b.ReportMetric(float64(testenv.Median(took).Microseconds())/1000, "median-ms")
 }

@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -618,4 +619,23 @@ func (e *Env) EnsureNamespace(ctx context.Context, name string) error {
 		return nil
 	}
 	return err
+}
+
+// Kubectl runs the environment's kubectl (built with the control plane)
+// with its kubeconfig: the anchor the benchmarks time the SDK against. The
+// error carries kubectl's output.
+func (e *Env) Kubectl(ctx context.Context, args ...string) ([]byte, error) {
+	out, err := exec.CommandContext(ctx, filepath.Join(e.BinDir, "kubectl"), append([]string{"--kubeconfig", e.Kubeconfig}, args...)...).CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("kubectl %v: %w\n%s", args, err, out)
+	}
+	return out, nil
+}
+
+// Median is the middle of the samples (the upper one of an even count),
+// the figure every benchmark reports; ds is not reordered.
+func Median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
