@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
@@ -51,16 +50,23 @@ func stepLine(i, n int, st scaling.Step) string {
 	return s
 }
 
+// checkText is a check as the live display's row shows it; the row's mark
+// says whether it holds, and the verification printed after it gives the
+// detail.
+func checkText(c *scaling.Check) string {
+	return fmt.Sprintf("%s: %s (expected %s)", c.Name, c.Observed, c.Expected)
+}
+
+// checkLine is a check as a log line: its text, whether it holds, and why
+// not.
 func checkLine(c *scaling.Check) string {
-	mark := "waiting"
 	if c.Passed {
-		mark = "ok"
+		return checkText(c) + " ok"
 	}
-	s := fmt.Sprintf("%s: %s (expected %s) %s", c.Name, c.Observed, c.Expected, mark)
-	if c.Detail != "" && !c.Passed {
-		s += ": " + c.Detail
+	if c.Detail != "" {
+		return checkText(c) + " waiting: " + c.Detail
 	}
-	return s
+	return checkText(c) + " waiting"
 }
 
 func orNone(s string) string {
@@ -77,6 +83,7 @@ type lineDisplay struct {
 	w     io.Writer
 	now   func() time.Time
 	phase string
+	plan  *scaling.Plan
 	steps int
 	start map[int]time.Time
 	last  map[string]string
@@ -89,7 +96,7 @@ func (d *lineDisplay) printf(format string, args ...any) {
 }
 
 func (d *lineDisplay) begin(phase string, plan *scaling.Plan) {
-	d.phase, d.steps, d.began = phase, len(plan.Steps), d.now()
+	d.phase, d.plan, d.steps, d.began = phase, plan, len(plan.Steps), d.now()
 	d.start, d.last = map[int]time.Time{}, map[string]string{}
 	if phase == "Applying" {
 		d.printf("%s on %s: %d step(s)", plan.Operation, plan.Target, len(plan.Steps))
@@ -121,6 +128,13 @@ func (d *lineDisplay) event(e scaling.Event) {
 }
 
 func (d *lineDisplay) end(err error) {
+	if err == nil && d.phase == "Applying" {
+		for i, st := range d.plan.Steps {
+			if _, ran := d.start[i]; !ran {
+				d.printf("step %s: not run %s", stepLine(i, d.steps, st), skipNote(len(d.start) > 0))
+			}
+		}
+	}
 	if err != nil {
 		d.printf("stopped after %s: %v", d.now().Sub(d.began).Round(time.Millisecond), err)
 		return
@@ -157,12 +171,24 @@ const (
 	running
 	passed
 	failed
+	// skipped is a step that did not run: what it describes followed
+	// from an earlier step (the pods an upgrade sets), or was so already.
+	skipped
 )
+
+// skipNote says why a step of a successful Apply never started.
+func skipNote(anyStarted bool) string {
+	if anyStarted {
+		return "(no action of its own: done by an earlier step)"
+	}
+	return "(nothing to do: already so)"
+}
 
 var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
 
 func (d *liveDisplay) begin(phase string, plan *scaling.Plan) {
 	d.phase, d.byName = phase, map[string]*row{}
+	began := time.Now()
 	d.p = mpb.New(mpb.WithOutput(d.w), mpb.WithRefreshRate(100*time.Millisecond))
 	n := len(plan.Steps)
 	unit := "steps"
@@ -174,7 +200,9 @@ func (d *liveDisplay) begin(phase string, plan *scaling.Plan) {
 			decor.Name(fmt.Sprintf("%s %s ", phase, plan.Target)),
 			decor.CountersNoUnit("%d/%d "+unit, decor.WCSyncSpaceR),
 		),
-		mpb.AppendDecorators(decor.Elapsed(decor.ET_STYLE_GO, decor.WCSyncSpace)),
+		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
+			return time.Since(began).Round(100 * time.Millisecond).String()
+		})),
 		mpb.BarWidth(30),
 	)
 	if phase == "Applying" {
@@ -190,7 +218,7 @@ func (d *liveDisplay) addRow(text string) *row {
 	r.bar = d.p.New(1, mpb.NopStyle(), mpb.BarFillerTrim(), mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		mark := map[rowState]string{pending: "·", passed: "✓", failed: "✗"}[r.state]
+		mark := map[rowState]string{pending: "·", passed: "✓", failed: "✗", skipped: "–"}[r.state]
 		if r.state == running {
 			mark = spinner[frame%len(spinner)]
 			frame++
@@ -227,8 +255,7 @@ func (d *liveDisplay) event(e scaling.Event) {
 			d.mu.Lock()
 			d.byName[e.Check.Name] = r
 		}
-		r.text = strings.TrimSuffix(checkLine(e.Check), " ok")
-		r.text = strings.TrimSuffix(r.text, " waiting")
+		r.text = checkText(e.Check)
 		state := running
 		if e.Check.Passed {
 			state = passed
@@ -245,10 +272,25 @@ func (d *liveDisplay) event(e scaling.Event) {
 	}
 }
 
-// end completes every row so mpb draws the last frame and stops; an
-// error leaves the header aborted where it was.
+// end settles every row and completes the bars, so mpb draws the last
+// frame and stops. err is the phase's failure (an Apply error, a
+// verification that did not succeed): the rows still running failed with
+// it, and the header stays aborted where it was.
 func (d *liveDisplay) end(err error) {
 	d.mu.Lock()
+	started := false
+	for _, r := range d.rows {
+		started = started || r.state != pending
+	}
+	for _, r := range d.rows {
+		switch {
+		case r.state == running && err != nil:
+			r.state = failed
+		case r.state == pending && err == nil:
+			r.state = skipped
+			r.text += " " + skipNote(started)
+		}
+	}
 	rows := d.rows
 	d.mu.Unlock()
 	for _, r := range rows {
@@ -257,6 +299,9 @@ func (d *liveDisplay) end(err error) {
 	if err != nil {
 		d.total.Abort(false)
 	} else {
+		if d.phase == "Applying" {
+			d.total.SetCurrent(int64(len(rows)))
+		}
 		d.total.SetTotal(-1, true)
 	}
 	d.p.Wait()

@@ -236,9 +236,9 @@ func TestE2EApplyJSONDocument(t *testing.T) {
 	assert.Equal(t, 3, u.readyPods())
 }
 
-// Verify of an outcome that does not come exits 4 at the deadline: a plan
-// saved and never applied.
-func TestE2EVerifyTimeoutExits4(t *testing.T) {
+// Verify of a plan that was saved and never applied fails (the release does
+// not carry the value): exit 4.
+func TestE2EVerifyOfUnappliedPlanExits4(t *testing.T) {
 	u := newUserEnv(t, appOnly(2))
 	require.Equal(t, exitOK, u.run("replicas", release, "4", "--out", "four.json").code)
 	v := u.run("verify", "four.json", "--timeout", "3s")

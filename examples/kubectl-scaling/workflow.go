@@ -115,11 +115,12 @@ func (s *session) verifyWithDisplay(ctx context.Context, op scaling.Operator, pl
 	s.setSink(d.event)
 	d.begin("Verifying", plan)
 	v, err := op.Verify(ctx, plan)
-	d.end(err)
 	s.setSink(nil)
 	if err != nil {
+		d.end(err)
 		return nil, err
 	}
+	d.end(verificationError(v))
 	if s.opts.output == "text" && !s.opts.quiet {
 		fmt.Fprint(s.streams.Out, "\n"+v.String())
 	}
