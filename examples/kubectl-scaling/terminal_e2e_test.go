@@ -303,4 +303,3 @@ func render(raw string, cols int) string {
 	}
 	return strings.TrimRight(b.String(), "\n") + "\n"
 }
-
