@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -192,39 +191,13 @@ func BenchmarkReplicasVsHelmCLI(b *testing.B) {
 	b.ReportMetric(float64(s)/float64(h), "ratio")
 }
 
-// buildHelm builds the helm CLI of the version this module requires. The
-// repository's go.sum covers the Helm packages the SDK imports but not all
-// of cmd/helm's, and a test must not rewrite the developer's go.mod/go.sum:
-// then it builds from a copy of both in a temporary folder, which resolves
-// the same versions and leaves the repository untouched.
+// buildHelm is the helm CLI of the version this module requires.
 func buildHelm(b *testing.B) string {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	bin := filepath.Join(b.TempDir(), "helm")
-	const pkg = "helm.sh/helm/v3/cmd/helm"
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
-	cmd.Dir = testenv.RepoRoot()
-	out, err := cmd.CombinedOutput()
-	if err == nil {
-		return bin
-	}
-	if !strings.Contains(string(out), "missing go.sum entry") {
-		b.Fatalf("building %s: %v\n%s", pkg, err, out)
-	}
-	mod := b.TempDir()
-	for _, f := range []string{"go.mod", "go.sum"} {
-		data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), f))
-		require.NoError(b, err)
-		require.NoError(b, os.WriteFile(filepath.Join(mod, f), data, 0o644))
-	}
-	cmd = exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
-	cmd.Dir = mod
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("building %s from a copy of go.mod: %v\n%s", pkg, err, out)
-	}
-	b.Logf("built helm from a copy of go.mod/go.sum: the repository's go.sum lacks some of %s's modules", pkg)
+	bin, err := testenv.HelmBinary(ctx)
+	require.NoError(b, err)
 	return bin
 }
 

@@ -49,14 +49,14 @@ var plugin = sync.OnceValues(func() (string, error) {
 // userEnv is one namespace with a release of the reference chart installed
 // by real Helm, and the plugin pointed at it with kubectl's flags.
 type userEnv struct {
-	t        *testing.T
+	t        testing.TB
 	env      *testenv.Env
 	ns       string
 	dir      string
 	releases *helmrelease.Client
 }
 
-func newUserEnv(t *testing.T, vals map[string]any) *userEnv {
+func newUserEnv(t testing.TB, vals map[string]any) *userEnv {
 	t.Helper()
 	env := testenv.Shared()
 	require.NotNil(t, env, "TestMain starts the control plane")

@@ -31,7 +31,7 @@ var update = flag.Bool("update", false, "rewrite the golden captures under testd
 // stdin, stdout and stderr are the terminal, so it asks before applying and
 // draws the live display.
 type terminal struct {
-	t    *testing.T
+	t    testing.TB
 	cmd  *exec.Cmd
 	ptmx *os.File
 	mu   sync.Mutex
