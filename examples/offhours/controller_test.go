@@ -78,7 +78,9 @@ func (s *stubScaler) PlanAutoscale(_ context.Context, a scale.Autoscale) (*scali
 	return plan(scale.OpAutoscale, "Autoscale."), nil
 }
 
-func (s *stubScaler) Operations() []string { return []string{scale.OpDown, scale.OpReplicas, scale.OpAutoscale} }
+func (s *stubScaler) Operations() []string {
+	return []string{scale.OpDown, scale.OpReplicas, scale.OpAutoscale}
+}
 
 func (s *stubScaler) Apply(_ context.Context, p *scaling.Plan) (*scaling.Applied, error) {
 	s.record("Apply", p.Operation)

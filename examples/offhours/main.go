@@ -53,6 +53,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -204,8 +205,12 @@ func setup(mgr ctrl.Manager, r *Reconciler) error {
 	toNamespace := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: o.GetNamespace()}}}
 	})
+	// The program runs one controller; the tests run one per manager in
+	// one process, which the name check (for metrics) would refuse.
+	skip := true
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(controllerName).
+		WithOptions(controller.Options{SkipNameValidation: &skip}).
 		For(&corev1.Namespace{}, builder.WithPredicates(predicate.Or(predicate.AnnotationChangedPredicate{}, predicate.GenerationChangedPredicate{}))).
 		Watches(&corev1.ConfigMap{}, toNamespace, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 			_, ok := o.GetLabels()[LabelSchedule]
