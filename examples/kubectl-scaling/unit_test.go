@@ -67,7 +67,6 @@ func TestParseArguments(t *testing.T) {
 	assert.Equal(t, "a=b", set["search_path"], "only the first = separates")
 }
 
-
 func TestOptionsValidate(t *testing.T) {
 	for _, o := range []options{{output: "xml"}, {output: "text", timeout: -time.Second}, {output: "json", out: "p.json", autoApprove: true}} {
 		var in *scaling.InvalidInputError
