@@ -88,16 +88,8 @@ func (e *realEnv) applyAndVerify(t *testing.T, ctx context.Context, plan *scalin
 
 func (e *realEnv) readyPods(t *testing.T) int {
 	t.Helper()
-	pods, err := e.cluster.Kube.CoreV1().Pods(e.ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=ironflow"})
+	n, err := testenv.Shared().ReadyPods(context.Background(), e.ns, "app.kubernetes.io/name=ironflow")
 	require.NoError(t, err)
-	n := 0
-	for _, p := range pods.Items {
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil {
-				n++
-			}
-		}
-	}
 	return n
 }
 

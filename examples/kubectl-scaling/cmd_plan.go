@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/ironflow/scaling"
@@ -15,6 +17,16 @@ func routerFlags(cmd *cobra.Command, s *session) {
 	f.StringVar(&s.terraform, "terraform", "", "terraform or tofu binary, for a nodes plan (default: tofu, then terraform, on PATH)")
 	f.StringVar(&s.tenantOpts.NamespacePrefix, "tenant-prefix", "", "tenants' namespace prefix, for a tenants plan (default \"tenant-\")")
 	f.StringVar(&s.tenantOpts.TenantLabel, "tenant-label", "", "tenants' namespace label, for a tenants plan (default \"ironflow.io/tenant\")")
+}
+
+// routed loads a saved plan and the router of its package's operation.
+func (s *session) routed(ctx context.Context, path string) (*scaling.Plan, *scaling.Router, error) {
+	plan, err := load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := s.router(ctx, plan)
+	return plan, r, err
 }
 
 func applyCommand(s *session) *cobra.Command {
@@ -33,11 +45,7 @@ already-applied plan changes nothing and still verifies.`,
 		Args: args(1, 1, "PLAN"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			defer s.close()
-			plan, err := load(a[0])
-			if err != nil {
-				return err
-			}
-			r, err := s.router(cmd.Context(), plan)
+			plan, r, err := s.routed(cmd.Context(), a[0])
 			if err != nil {
 				return err
 			}
@@ -61,11 +69,7 @@ func verifyCommand(s *session) *cobra.Command {
 		Args:  args(1, 1, "PLAN"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			defer s.close()
-			plan, err := load(a[0])
-			if err != nil {
-				return err
-			}
-			r, err := s.router(cmd.Context(), plan)
+			plan, r, err := s.routed(cmd.Context(), a[0])
 			if err != nil {
 				return err
 			}
@@ -99,5 +103,3 @@ func showCommand(s *session) *cobra.Command {
 		},
 	}
 }
-
-var _ scaling.Operator = (*scaling.Router)(nil)

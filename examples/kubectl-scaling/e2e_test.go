@@ -16,8 +16,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/internal/helmrelease"
@@ -115,16 +113,8 @@ func (u *userEnv) revision() int {
 
 func (u *userEnv) readyPods() int {
 	u.t.Helper()
-	pods, err := u.env.Client.CoreV1().Pods(u.ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=ironflow"})
+	n, err := u.env.ReadyPods(context.Background(), u.ns, "app.kubernetes.io/name=ironflow")
 	require.NoError(u.t, err)
-	n := 0
-	for _, p := range pods.Items {
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil {
-				n++
-			}
-		}
-	}
 	return n
 }
 

@@ -97,16 +97,9 @@ func (e *realEnv) eventually(what string, cond func() bool) {
 }
 
 func (e *realEnv) readyPods() int {
-	pods, err := e.env.Client.CoreV1().Pods(e.ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=ironflow"})
+	e.t.Helper()
+	n, err := e.env.ReadyPods(context.Background(), e.ns, "app.kubernetes.io/name=ironflow")
 	require.NoError(e.t, err)
-	n := 0
-	for _, p := range pods.Items {
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil {
-				n++
-			}
-		}
-	}
 	return n
 }
 

@@ -38,6 +38,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/ironflow/scaling/internal/pods"
 )
 
 // NodeSpec describes a KWOK node. Zero CPU, Memory and Pods mean "8",
@@ -548,6 +550,22 @@ func (e *Env) ReadyNodes(ctx context.Context, selector string) (int, error) {
 	n := 0
 	for i := range list.Items {
 		if nodeReady(&list.Items[i]) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// ReadyPods counts the pods of namespace matching selector that are Ready
+// and not being deleted: what "N pods run" means to the person checking.
+func (e *Env) ReadyPods(ctx context.Context, namespace, selector string) (int, error) {
+	list, err := e.Client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range list.Items {
+		if p := &list.Items[i]; p.DeletionTimestamp == nil && pods.Ready(p) {
 			n++
 		}
 	}
