@@ -51,7 +51,7 @@ func natsScaleCommand(s *session) *cobra.Command {
 	f.BoolVar(&r.Evacuate, "evacuate", false, "move stream replicas off the leaving servers before they go")
 	f.BoolVar(&r.DisableClustering, "disable-clustering", false, "allow going to one server, which turns clustering off")
 	f.IntVar(&r.RaiseStreamReplicas, "raise-stream-replicas", 0, "after a scale-up, raise streams to this many replicas")
-	return planFlags(cmd, s.opts)
+	return s.completeRelease(planFlags(cmd, s.opts))
 }
 
 func natsExpandStorageCommand(s *session) *cobra.Command {
@@ -67,7 +67,7 @@ func natsExpandStorageCommand(s *session) *cobra.Command {
 	}
 	natsTarget(cmd, &r.ValuePrefix, &r.Standalone, &r.StatefulSet)
 	cmd.Flags().BoolVar(&r.AcceptDataLoss, "accept-data-loss", false, "allow recreating volumes that cannot grow in place (their data is lost)")
-	return planFlags(cmd, s.opts)
+	return s.completeRelease(planFlags(cmd, s.opts))
 }
 
 func natsReportCommand(s *session) *cobra.Command {

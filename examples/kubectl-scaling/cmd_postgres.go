@@ -61,7 +61,7 @@ func pgInstancesCommand(s *session) *cobra.Command {
 		},
 	}
 	pgTarget(cmd, &r.ValuePrefix, &r.Standalone)
-	return planFlags(cmd, s.opts)
+	return s.completeRelease(planFlags(cmd, s.opts))
 }
 
 func pgExpandStorageCommand(s *session) *cobra.Command {
@@ -76,7 +76,7 @@ func pgExpandStorageCommand(s *session) *cobra.Command {
 		},
 	}
 	pgTarget(cmd, &r.ValuePrefix, &r.Standalone)
-	return planFlags(cmd, s.opts)
+	return s.completeRelease(planFlags(cmd, s.opts))
 }
 
 func pgPoolerCommand(s *session) *cobra.Command {
@@ -101,7 +101,7 @@ func pgPoolerCommand(s *session) *cobra.Command {
 	f.IntVar(&r.MaxConnections, "max-connections", 0, "PostgreSQL max_connections (0: the cluster's, else 100)")
 	f.StringVar(&r.PoolSizePath, "pool-size-path", "", "chart value of the service's own pool size (default "+postgres.DefaultPoolSizePath+")")
 	pgTarget(cmd, &r.ValuePrefix, &r.Standalone)
-	return planFlags(cmd, s.opts)
+	return s.completeRelease(planFlags(cmd, s.opts))
 }
 
 func pgParametersCommand(s *session) *cobra.Command {
@@ -123,5 +123,5 @@ func pgParametersCommand(s *session) *cobra.Command {
 	cmd.Flags().BoolVar(&r.RecommendMaxConnections, "recommend-max-connections", false, "set max_connections to what the pooler and the other clients need")
 	cmd.Flags().Int64Var(&r.Others, "others", 0, "connections from outside the pooler, for the recommendation")
 	pgTarget(cmd, &r.ValuePrefix, &r.Standalone)
-	return planFlags(cmd, s.opts)
+	return s.completeRelease(planFlags(cmd, s.opts))
 }

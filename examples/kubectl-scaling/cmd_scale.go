@@ -46,7 +46,7 @@ func replicasCommand(s *session) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&r.ValuePath, "value-path", "", "chart value of the replica count (default "+scale.DefaultReplicasPath+")")
 	cmd.Flags().StringVar(&r.ClusteringPath, "clustering-path", "", "chart value that turns clustering on (default: the chart's)")
-	return planFlags(cmd, s.opts)
+	return s.completeRelease(planFlags(cmd, s.opts))
 }
 
 func downCommand(s *session) *cobra.Command {
@@ -65,7 +65,7 @@ func downCommand(s *session) *cobra.Command {
 		},
 	}
 	cmd.Flags().Int32Var(&replicas, "replicas", 1, "replicas to keep")
-	return planFlags(cmd, s.opts)
+	return s.completeRelease(planFlags(cmd, s.opts))
 }
 
 func autoscaleCommand(s *session) *cobra.Command {
@@ -86,15 +86,14 @@ func autoscaleCommand(s *session) *cobra.Command {
 	f.Int32Var(&a.TargetMemoryUtilization, "memory", 0, "target memory utilisation in percent (0: keep the chart's)")
 	_ = cmd.MarkFlagRequired("min")
 	_ = cmd.MarkFlagRequired("max")
-	return planFlags(cmd, s.opts)
+	return s.completeRelease(planFlags(cmd, s.opts))
 }
 
 func templateCommand(s *session) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:       "template RELEASE (small | medium | large)",
-		Short:     "Move a release to one of the runbook's size templates (replicas, HPA, resources, NATS and PostgreSQL sizes)",
-		Args:      args(2, 2, "RELEASE small|medium|large"),
-		ValidArgs: tierNames(),
+		Use:   "template RELEASE (small | medium | large | xl | enterprise)",
+		Short: "Move a release to one of the runbook's size templates (replicas, HPA, resources, NATS and PostgreSQL sizes)",
+		Args:  args(2, 2, "RELEASE TIER"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			tier, ok := scale.TierNamed(a[1])
 			if !ok {
@@ -104,7 +103,7 @@ func templateCommand(s *session) *cobra.Command {
 			return planWith(s, cmd, s.scale, func(c *scale.Client) (*scaling.Plan, error) { return c.PlanTemplate(cmd.Context(), t) })
 		},
 	}
-	return planFlags(cmd, s.opts)
+	return s.completeRelease(planFlags(cmd, s.opts), tierNames()...)
 }
 
 func resourcesCommand(s *session) *cobra.Command {
@@ -130,7 +129,7 @@ func resourcesCommand(s *session) *cobra.Command {
 	cmd.Flags().StringSliceVar(&requests, "requests", nil, "requests as NAME=QUANTITY pairs")
 	cmd.Flags().StringSliceVar(&limits, "limits", nil, "limits as NAME=QUANTITY pairs")
 	cmd.Flags().StringVar(&valuePath, "value-path", "", "chart value of the resources (default "+scale.DefaultResourcesPath+")")
-	return planFlags(cmd, s.opts)
+	return s.completeRelease(planFlags(cmd, s.opts))
 }
 
 func rolloutRestartCommand(s *session) *cobra.Command {
@@ -174,13 +173,13 @@ func recommendCommand(s *session) *cobra.Command {
 	}
 	cmd.Flags().DurationVar(&r.Window, "window", 0, "how long to sample the metrics (0: one reading)")
 	cmd.Flags().Int64Var(&r.Connections, "connections", 0, "concurrent connections the service holds (from your dashboards), for the connection signal")
-	return cmd
+	return s.completeRelease(cmd)
 }
 
 func tierNames() []string {
 	var names []string
 	for _, t := range scale.Tiers() {
-		names = append(names, t.Name)
+		names = append(names, t.Short())
 	}
 	return names
 }

@@ -88,11 +88,22 @@ func (r ran) String() string {
 // user would pass, stdin not a terminal.
 func (u *userEnv) run(args ...string) ran {
 	u.t.Helper()
+	return u.runRaw(append(args, u.flags()...)...)
+}
+
+// flags are the kubeconfig, namespace and chart a user passes.
+func (u *userEnv) flags() []string {
+	return []string{"--kubeconfig", u.env.Kubeconfig, "-n", u.ns, "--chart", testenv.ChartPath("ironflow")}
+}
+
+// runRaw runs `kubectl scaling ARGS` with exactly these arguments.
+func (u *userEnv) runRaw(args ...string) ran {
+	u.t.Helper()
 	bin, err := plugin()
 	require.NoError(u.t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append(args, "--kubeconfig", u.env.Kubeconfig, "-n", u.ns, "--chart", testenv.ChartPath("ironflow"))...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = u.dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), &stdout, &stderr
@@ -160,6 +171,14 @@ func TestE2EReplicasPlanSaveApplyVerify(t *testing.T) {
 	require.Equal(t, exitOK, again.code, again)
 	assert.Contains(t, again.stderr, "Nothing to change")
 	assert.Equal(t, 2, u.revision(), "an applied plan applied again writes nothing")
+
+	// Shell completion (what cobra's completion scripts call) offers the
+	// namespace's releases, then the size templates.
+	completed := u.runRaw(append(u.flags(), "__complete", "replicas", "")...)
+	require.Equal(t, exitOK, completed.code, completed)
+	assert.Equal(t, []string{release, ":4"}, strings.Fields(completed.stdout), "the release, and no file names")
+	completed = u.runRaw(append(u.flags(), "__complete", "template", release, "")...)
+	assert.Equal(t, []string{"small", "medium", "large", "xl", "enterprise", ":4"}, strings.Fields(completed.stdout))
 
 	verified := u.run("verify", "scale.json", "-o", "json")
 	require.Equal(t, exitOK, verified.code, verified)

@@ -21,8 +21,6 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/ironflow/scaling/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden captures under testdata")
@@ -46,7 +44,7 @@ func (u *userEnv) terminal(args ...string) *terminal {
 	u.t.Helper()
 	bin, err := plugin()
 	require.NoError(u.t, err)
-	cmd := exec.Command(bin, append(args, "--kubeconfig", u.env.Kubeconfig, "-n", u.ns, "--chart", testenv.ChartPath("ironflow"))...)
+	cmd := exec.Command(bin, append(args, u.flags()...)...)
 	cmd.Dir = u.dir
 	cmd.Env = append(os.Environ(), "TERM=xterm-256color")
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 60, Cols: termCols})
