@@ -23,8 +23,15 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Run(m, testenv.Options{CNPG: true}))
+	code := testenv.Run(m, testenv.Options{CNPG: true})
+	if pluginDir != "" {
+		_ = os.RemoveAll(pluginDir)
+	}
+	os.Exit(code)
 }
+
+// pluginDir holds the built plugin, removed when the tests end.
+var pluginDir string
 
 const release = "ironflow"
 
@@ -36,6 +43,7 @@ var plugin = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	pluginDir = dir
 	bin := filepath.Join(dir, "kubectl-scaling")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
 	if out, err := cmd.CombinedOutput(); err != nil {
