@@ -2,6 +2,7 @@ package nats
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -429,7 +430,9 @@ func (c *Client) placeReplicas(ctx context.Context, account, stream string, n in
 // routes to it before it stops, so its shutdown never reaches them and the
 // leader calls it merely "not current" until its stale-server sweep, minutes
 // later. A removal refused because another member change is in progress
-// (10202) is retried on the next change.
+// (10202), or left unanswered because the meta leadership moved (only the
+// leader answers), is retried on the next change; none is sent while the
+// group has no leader.
 func (c *Client) removePeer(ctx context.Context, server string, size int, changed <-chan struct{}) (bool, error) {
 	removed := false
 	err := c.waitReportErr(ctx, changed, fmt.Sprintf("%s removed and the meta group at %d", server, size), func(r *Report) (bool, error) {
@@ -438,7 +441,9 @@ func (c *Client) removePeer(ctx context.Context, server string, size int, change
 			return r.Meta.Size == size && r.Meta.Leader != "", nil
 		}
 		answering := slices.ContainsFunc(r.Servers, func(s ServerUsage) bool { return s.Name == server })
-		if (!peer.Offline && answering) || removed {
+		if (!peer.Offline && answering) || removed || r.Meta.Leader == "" {
+			// Only the meta leader answers a removal: during an election
+			// (the stopped server may have led) nobody would.
 			return false, nil
 		}
 		err := c.peerRemove(ctx, server)
@@ -447,6 +452,10 @@ func (c *Client) removePeer(ctx context.Context, server string, size int, change
 			removed = true
 		case isAPIError(err, errCodeMemberChange), isAPIError(err, errCodeClusterNotActive):
 			// try again on the next change
+		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+			// Unanswered: leadership moved between the reading and the
+			// request. Ask the next leader; a removal that did take
+			// effect is answered "not a member" (10044) then.
 		case isAPIError(err, errCodeNotMember):
 			removed = true
 		default:
