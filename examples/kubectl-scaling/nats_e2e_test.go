@@ -83,7 +83,8 @@ func TestE2ENATSReportScaleUpDownThroughThePlugin(t *testing.T) {
 
 	one := u.run(withNATS("nats", "scale", release, "1", "--auto-approve")...)
 	require.Equal(t, exitBlocked, one.code, one)
-	assert.Contains(t, one.stdout, "[block]", "the plan shows the guard that blocks it")
+	assert.Contains(t, one.stdout, "[block] quorum", "the plan shows the guard that blocks it")
+	assert.Contains(t, one.stdout, "or set --disable-clustering", "with advice in the plugin's flags")
 	assert.Equal(t, rev, u.revision(), "a blocked plan writes nothing")
 	assert.Len(t, servers.ServerNames(), 3)
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -112,9 +114,30 @@ func printGuards(w io.Writer, guards []scaling.GuardResult) {
 	for _, g := range guards {
 		fmt.Fprintf(w, "  [%s] %s: %s\n", g.Outcome, g.Name, g.Reason)
 		if g.Remedy != "" {
-			fmt.Fprintf(w, "         -> %s\n", g.Remedy)
+			fmt.Fprintf(w, "         -> %s\n", asFlags(g.Remedy))
 		}
 	}
+}
+
+// requestFields are the SDK request fields a guard's advice names, and the
+// flags that set them here: "set DisableClustering" reads "set
+// --disable-clustering" to someone at a shell.
+var requestFields = regexp.MustCompile(`\b(DisableClustering|LowerStreamReplicas|Evacuate|RaiseStreamReplicas|AcceptDataLoss|AcceptDowntime|AcceptReplacement|ConfirmBackups|PausePooler|RecommendMaxConnections)\b`)
+
+// asFlags rewrites the request fields in a text for people into the
+// plugin's flags.
+func asFlags(text string) string {
+	return requestFields.ReplaceAllStringFunc(text, func(field string) string {
+		var b strings.Builder
+		b.WriteString("--")
+		for i, r := range field {
+			if unicode.IsUpper(r) && i > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(unicode.ToLower(r))
+		}
+		return b.String()
+	})
 }
 
 // options are the flags every command shares besides kubectl's.

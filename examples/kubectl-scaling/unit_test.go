@@ -136,3 +136,9 @@ func TestShowAndErrorsWithoutACluster(t *testing.T) {
 	assert.Contains(t, w.String(), "helm/prod/ironflow: planned 1, live 2")
 	assert.Contains(t, w.String(), "Plan again")
 }
+
+func TestGuardAdviceNamesTheFlags(t *testing.T) {
+	assert.Equal(t, "keep at least 2 servers, or set --disable-clustering (with --lower-stream-replicas and --evacuate when streams have replicas)",
+		asFlags("keep at least 2 servers, or set DisableClustering (with LowerStreamReplicas and Evacuate when streams have replicas)"))
+	assert.Equal(t, "Evacuated servers keep ValuePath", asFlags("Evacuated servers keep ValuePath"), "only whole field names the plugin has flags for")
+}

@@ -150,7 +150,7 @@ func (s *session) confirm(plan *scaling.Plan) (bool, error) {
 	}
 	if s.opts.output != "text" || s.opts.quiet {
 		// Nobody approves a plan they were not shown.
-		fmt.Fprint(s.streams.ErrOut, plan.String())
+		fmt.Fprint(s.streams.ErrOut, asFlags(plan.String()))
 	}
 	fmt.Fprintf(s.streams.ErrOut, "\nApply this plan (%d step(s) on %s)?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ", len(plan.Steps), plan.Target)
 	line, err := bufio.NewReader(s.streams.In).ReadString('\n')
@@ -210,7 +210,7 @@ func (s *session) print(v any) error {
 		return nil
 	}
 	if str, ok := v.(fmt.Stringer); ok {
-		_, err := fmt.Fprint(w, str.String())
+		_, err := fmt.Fprint(w, asFlags(str.String()))
 		return err
 	}
 	return fmt.Errorf("no text form for %T", v)
