@@ -60,6 +60,8 @@ type userEnv struct {
 	ns       string
 	dir      string
 	releases *helmrelease.Client
+	// environ, when set, is the plugin's environment.
+	environ []string
 }
 
 func newUserEnv(t testing.TB, vals map[string]any) *userEnv {
@@ -112,7 +114,7 @@ func (u *userEnv) runRaw(args ...string) ran {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = u.dir
+	cmd.Dir, cmd.Env = u.dir, u.environ
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), &stdout, &stderr
 	err = cmd.Run()
