@@ -181,11 +181,11 @@ func autoscaled(min, max int) map[string]any {
 // at 07:00 the HPA gets its minimum of 3 back and the pods follow. Each
 // edge is an Event, and the status ConfigMap says what was recorded.
 func TestE2EWeeknightScaleDownAndMorningRestore(t *testing.T) {
-	e := startController(t, autoscaled(3, 6), berlinTime(t, "2026-12-07 19:59"))
+	e := startController(t, autoscaled(3, 6), berlin(t, "2026-12-07 19:59"))
 	e.eventually("the HPA's 3 pods", func() bool { return e.readyPods() == 3 })
 	e.annotate(map[string]string{AnnotationSchedule: "Mon-Fri 20:00-07:00 Europe/Berlin", AnnotationRelease: release, AnnotationReplicas: "1"})
 
-	e.stepTo(berlinTime(t, "2026-12-07 20:00"))
+	e.stepTo(berlin(t, "2026-12-07 20:00"))
 	e.eventually("the scale-down verified", func() bool { return e.status().State == StateOff && e.status().Last != nil })
 	st := e.status()
 	require.Equal(t, "Succeeded", st.Last.Phase, "%+v\n%s", st.Last, e.log)
@@ -196,7 +196,7 @@ func TestE2EWeeknightScaleDownAndMorningRestore(t *testing.T) {
 	assert.EqualValues(t, 6, st.Recorded.HPA.MaxReplicas)
 	e.eventually("the ScaledDown event", func() bool { return e.hasEvent("Normal ScaledDown: ") })
 
-	e.stepTo(berlinTime(t, "2026-12-08 07:00"))
+	e.stepTo(berlin(t, "2026-12-08 07:00"))
 	e.eventually("the restore verified", func() bool { return e.status().State == StateOn && e.status().Last.Action == "restore" })
 	st = e.status()
 	require.Equal(t, "Succeeded", st.Last.Phase, "%+v\n%s", st.Last, e.log)
@@ -214,11 +214,11 @@ func TestE2EWeeknightScaleDownAndMorningRestore(t *testing.T) {
 // with the guard's reason and advice, writes nothing, and is not retried;
 // the morning has nothing to restore.
 func TestE2EBlockedScaleDownIsAWarningEvent(t *testing.T) {
-	e := startController(t, autoscaled(2, 4), berlinTime(t, "2026-12-07 19:59"))
+	e := startController(t, autoscaled(2, 4), berlin(t, "2026-12-07 19:59"))
 	e.eventually("the HPA's 2 pods", func() bool { return e.readyPods() == 2 })
 	e.annotate(map[string]string{AnnotationSchedule: "Mon-Fri 20:00-07:00 Europe/Berlin", AnnotationRelease: release, AnnotationReplicas: "0"})
 
-	e.stepTo(berlinTime(t, "2026-12-07 20:00"))
+	e.stepTo(berlin(t, "2026-12-07 20:00"))
 	e.eventually("the Blocked event", func() bool { return e.hasEvent("Warning Blocked: ") })
 	var blocked string
 	for _, ev := range e.events() {
@@ -233,7 +233,7 @@ func TestE2EBlockedScaleDownIsAWarningEvent(t *testing.T) {
 	assert.Equal(t, 1, rel.Revision, "nothing was written")
 	assert.Equal(t, StateOn, e.status().State)
 
-	e.stepTo(berlinTime(t, "2026-12-08 07:00"))
+	e.stepTo(berlin(t, "2026-12-08 07:00"))
 	// The next wake-up is armed once the 07:00 reconcile ran.
 	e.eventually("the 07:00 reconcile", e.clock.HasWaiters)
 	assert.Equal(t, phaseBlocked, e.status().Last.Phase, "no restore of a scale-down that never happened")
@@ -270,13 +270,4 @@ func TestE2EConfigMapWeekendScheduleRestoresTheCount(t *testing.T) {
 	require.Equal(t, "Succeeded", e.status().Last.Phase, "%+v", e.status().Last)
 	assert.Equal(t, 3, e.readyPods())
 	e.eventually("the ConfigMap's Events", func() bool { return e.hasEvent("Normal ScaledDown: ") && e.hasEvent("Normal Restored: ") })
-}
-
-func berlinTime(t *testing.T, s string) time.Time {
-	t.Helper()
-	loc, err := time.LoadLocation("Europe/Berlin")
-	require.NoError(t, err)
-	at, err := time.ParseInLocation("2006-01-02 15:04", s, loc)
-	require.NoError(t, err)
-	return at
 }
