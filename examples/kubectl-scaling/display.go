@@ -250,6 +250,8 @@ func (d *liveDisplay) event(e scaling.Event) {
 	case scaling.CheckObserved:
 		r := d.byName[e.Check.Name]
 		if r == nil {
+			// Adding a bar waits on mpb's render goroutine, whose
+			// decorators take d.mu: add it unlocked.
 			d.mu.Unlock()
 			r = d.addRow("")
 			d.mu.Lock()

@@ -38,6 +38,9 @@ type session struct {
 	sink func(scaling.Event)
 	// closers release what the clients hold (NATS connections).
 	closers []func()
+	// natsClient is the one NATS client of the invocation: the tenants
+	// client and the router both ask for it.
+	natsClient *nats.Client
 
 	// terraform is the nodes commands' --terraform.
 	terraform string
@@ -67,7 +70,7 @@ func (s *session) close() {
 	for _, c := range s.closers {
 		c()
 	}
-	s.closers = nil
+	s.closers, s.natsClient = nil, nil
 }
 
 // connect builds the Cluster from --kubeconfig, --context, --as and the
@@ -157,6 +160,9 @@ func (s *session) tenants(ctx context.Context) (*tenants.Client, error) {
 // nats connects to the NATS cluster --nats-url names, in the system account
 // and (for re-replicating streams) the account --nats-account names.
 func (s *session) nats(ctx context.Context) (*nats.Client, error) {
+	if s.natsClient != nil {
+		return s.natsClient, nil
+	}
 	c, err := s.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -169,7 +175,8 @@ func (s *session) nats(ctx context.Context) (*nats.Client, error) {
 	for _, nc := range accounts {
 		s.closers = append(s.closers, nc.Close)
 	}
-	return nats.New(c, nats.Options{System: sys, Accounts: accounts, Progress: s.progress, Chart: s.opts.chart, VerifyTimeout: s.opts.timeout})
+	s.natsClient, err = nats.New(c, nats.Options{System: sys, Accounts: accounts, Progress: s.progress, Chart: s.opts.chart, VerifyTimeout: s.opts.timeout})
+	return s.natsClient, err
 }
 
 // router applies and verifies a saved plan of any package. The NATS client

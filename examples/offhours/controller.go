@@ -323,7 +323,7 @@ func (r *Reconciler) arm(ns string, next, now time.Time) {
 	})
 }
 
-// armed is the namespace's next wake-up, for tests and the status.
+// armed says whether the namespace has a wake-up armed (for the tests).
 func (r *Reconciler) armed(ns string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
