@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/nodes"
@@ -16,9 +17,15 @@ func nodesCommand(s *session) *cobra.Command {
 		Use:   "nodes",
 		Short: "Diagnose capacity, drain nodes safely, add or destroy Terraform-managed workers",
 	}
-	cmd.PersistentFlags().StringVar(&s.terraform, "terraform", "", "terraform or tofu binary (default: tofu, then terraform, on PATH)")
+	s.terraformFlag(cmd.PersistentFlags())
 	cmd.AddCommand(nodesDiagnoseCommand(s), nodesDrainCommand(s), nodesAddWorkerCommand(s), nodesDestroyCommand(s))
 	return cmd
+}
+
+// terraformFlag is --terraform, of the nodes commands and of apply/verify
+// (for a nodes plan).
+func (s *session) terraformFlag(fs *pflag.FlagSet) {
+	fs.StringVar(&s.terraform, "terraform", "", "terraform or tofu binary (default: tofu, then terraform, on PATH)")
 }
 
 func nodesDiagnoseCommand(s *session) *cobra.Command {

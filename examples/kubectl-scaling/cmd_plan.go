@@ -14,9 +14,8 @@ import (
 func routerFlags(cmd *cobra.Command, s *session) {
 	f := cmd.Flags()
 	s.opts.nats.add(f)
-	f.StringVar(&s.terraform, "terraform", "", "terraform or tofu binary, for a nodes plan (default: tofu, then terraform, on PATH)")
-	f.StringVar(&s.tenantOpts.NamespacePrefix, "tenant-prefix", "", "tenants' namespace prefix, for a tenants plan (default \"tenant-\")")
-	f.StringVar(&s.tenantOpts.TenantLabel, "tenant-label", "", "tenants' namespace label, for a tenants plan (default \"ironflow.io/tenant\")")
+	s.terraformFlag(f)
+	s.tenantFlags(f)
 }
 
 // routed loads a saved plan and the router of its package's operation.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ironflow/scaling"
 	"github.com/ironflow/scaling/tenants"
@@ -16,11 +17,17 @@ func tenantsCommand(s *session) *cobra.Command {
 		Short:   "Change tenants' quotas, resources and volumes, never below what they use",
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&s.tenantOpts.NamespacePrefix, "tenant-prefix", "", `a tenant's namespace is this prefix and its name (default "tenant-")`)
-	pf.StringVar(&s.tenantOpts.TenantLabel, "tenant-label", "", `label a tenant's namespace carries (default "ironflow.io/tenant")`)
+	s.tenantFlags(pf)
 	s.opts.nats.add(pf)
 	cmd.AddCommand(tenantsQuotaCommand(s), tenantsResourcesCommand(s), tenantsStorageCommand(s), tenantsReportCommand(s))
 	return cmd
+}
+
+// tenantFlags say how tenants are named, for the tenants commands and for
+// apply/verify of a tenants plan.
+func (s *session) tenantFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&s.tenantOpts.NamespacePrefix, "tenant-prefix", "", `a tenant's namespace is this prefix and its name (default "tenant-")`)
+	fs.StringVar(&s.tenantOpts.TenantLabel, "tenant-label", "", `label a tenant's namespace carries (default "ironflow.io/tenant")`)
 }
 
 func tenantsQuotaCommand(s *session) *cobra.Command {

@@ -64,7 +64,7 @@ func (r *Reconciler) targets(ctx context.Context, ns *corev1.Namespace) ([]targe
 		if release == "" {
 			release = r.DefaultRelease
 		}
-		out = append(out, r.target("Namespace/"+ns.Name, ns, release, spec, ns.Annotations[AnnotationReplicas], AnnotationRelease))
+		out = append(out, r.target(ns, release, spec, ns.Annotations[AnnotationReplicas], AnnotationRelease))
 	}
 	var cms corev1.ConfigMapList
 	if err := r.Cache.List(ctx, &cms, client.InNamespace(ns.Name), client.HasLabels{LabelSchedule}); err != nil {
@@ -72,7 +72,7 @@ func (r *Reconciler) targets(ctx context.Context, ns *corev1.Namespace) ([]targe
 	}
 	for i := range cms.Items {
 		cm := &cms.Items[i]
-		out = append(out, r.target("ConfigMap/"+ns.Name+"/"+cm.Name, cm, cm.Data["release"], cm.Data["schedule"], cm.Data["replicas"], "data.release"))
+		out = append(out, r.target(cm, cm.Data["release"], cm.Data["schedule"], cm.Data["replicas"], "data.release"))
 	}
 	seen := map[string]int{}
 	for _, t := range out {
@@ -87,7 +87,8 @@ func (r *Reconciler) targets(ctx context.Context, ns *corev1.Namespace) ([]targe
 	return out, nil
 }
 
-func (r *Reconciler) target(source string, obj client.Object, release, spec, replicas, releaseField string) target {
+func (r *Reconciler) target(obj client.Object, release, spec, replicas, releaseField string) target {
+	source := sourceName(obj)
 	t := target{Release: release, Spec: spec, Source: obj, Replicas: r.DefaultReplicas}
 	if release == "" {
 		t.Err = &ConfigError{Source: source, Field: releaseField, Value: "", Reason: "is required: name the Helm release to scale"}
